@@ -1,0 +1,255 @@
+"""The ``hpe`` command: predict, weights, train, eval."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """'256x192' (height x width, as model names say) -> (width, height)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input size must look like 256x192 (height x width), got {text!r}") from None
+    return w, h
+
+
+def _err(msg: str) -> None:
+    print(f"hpe: {msg}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------ predict
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .images import ImageError
+    from .predictor import Predictor
+    from .viz import draw_people
+    from .weights import WeightsError
+
+    boxes_by_image: dict[str, Any] = {}
+    if args.boxes:
+        try:
+            boxes_by_image = json.loads(Path(args.boxes).read_text())
+            if not isinstance(boxes_by_image, dict):
+                raise ValueError("it must map image paths to lists of [x, y, w, h]")
+        except (OSError, ValueError) as e:
+            _err(f"cannot read boxes file {args.boxes}: {e}")
+            return 2
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        _err(f"{args.json} exists; pass --overwrite to replace it")
+        return 2
+    try:
+        predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
+                              progress=not args.quiet)
+    except (WeightsError, FileNotFoundError, ValueError) as e:
+        _err(str(e))
+        return 2
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    records, failed = [], 0
+    for path in args.images:
+        try:
+            result = predictor(path, boxes_by_image.get(path))
+        except (ImageError, ValueError, OSError) as e:
+            _err(f"{path}: {e}" if path not in str(e) else str(e))
+            failed += 1
+            continue
+        records.append(result.to_json())
+        if out_dir:
+            from .images import read_image, write_image
+
+            drawn = draw_people(read_image(path), [(p.keypoints, p.scores) for p in result.people],
+                                predictor.skeleton, args.threshold)
+            target = out_dir / (Path(path).stem + "_pose.png")
+            if target.exists() and not args.overwrite:
+                _err(f"{target} exists; pass --overwrite to replace it")
+                failed += 1
+                continue
+            write_image(target, drawn)
+            if not args.quiet:
+                print(f"{path}: {len(result.people)} person(s) -> {target}")
+        elif not args.quiet and not args.json:
+            print(json.dumps(result.to_json()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1))
+        if not args.quiet:
+            print(f"wrote {len(records)} record(s) to {args.json}")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ weights
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from .weights import WeightsError, describe_weights_table, download_weights
+
+    if args.action == "list":
+        print(describe_weights_table())
+        return 0
+    try:
+        path = download_weights(args.name, progress=not args.quiet)
+    except (WeightsError, KeyError) as e:
+        _err(str(e))
+        return 2
+    print(path)
+    return 0
+
+
+# ------------------------------------------------------------------ train
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction)
+        elif isinstance(default, tuple) or f.name in ("train_range", "val_range", "lr_steps", "deconv_filters",
+                                                         "input_size", "scale_range"):
+            p.add_argument(flag, dest=f.name, default=None, type=float if f.name in ("scale_range",) else int, nargs="+")
+        else:
+            typ: Any = type(default) if default is not None else str
+            if f.name in ("sigma",):
+                typ = float
+            if f.name in ("threads", "max_steps_per_epoch"):
+                typ = int
+            p.add_argument(flag, dest=f.name, default=None, type=typ)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    base: dict[str, Any] = {}
+    if args.config:
+        base = json.loads(Path(args.config).read_text())
+    for f in dataclasses.fields(TrainConfig):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            base[f.name] = v
+    cfg = TrainConfig.from_dict(base)
+    row = train(cfg)
+    print(json.dumps({k: v for k, v in row.items() if not k.startswith("pck_")}))
+    return 0
+
+
+# ------------------------------------------------------------------ eval
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .codec import HeatmapCodec
+    from .datasets import TopDownDataset, coco_samples, lsp_samples, mpii_samples
+    from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
+    from .metrics import coco_oks_ap
+    from .weights import WeightsError, load_weights
+
+    try:
+        lw = load_weights(args.weights, input_size=args.input_size, progress=not args.quiet)
+    except WeightsError as e:
+        _err(str(e))
+        return 2
+    sk = lw.skeleton
+    aspect = lw.input_size[0] / lw.input_size[1]
+    if args.dataset == "lsp":
+        rng = range(*args.range) if args.range else None
+        samples = lsp_samples(args.data, rng, sk, aspect)
+    elif args.dataset == "coco":
+        samples = coco_samples(args.data, args.images or str(Path(args.data).parent / "train2017"), aspect)
+    else:
+        samples = mpii_samples(args.data, args.images or str(Path(args.data).parent))
+    if not samples:
+        _err("no samples to evaluate")
+        return 2
+    ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size)), None, color_order=lw.color_order)
+    preds = predict_dataset(lw.model, ds, flip=not args.no_flip, device=args.device, progress=not args.quiet)
+    report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
+                              "samples": len(samples)}
+    results = [score_pck(preds, sk, args.alpha)]
+    heads = [s.extra.get("head_box") for s in samples]
+    if args.dataset == "mpii" and all(h is not None for h in heads):
+        results.append(score_pckh(preds, np.stack(heads), sk))
+    for r in results:
+        print(r.table())
+        print()
+        report[f"{r.name}@{r.alpha:g}"] = r.to_dict()
+    if args.dataset == "coco":
+        try:
+            ap = coco_oks_ap(coco_results(preds, ds), args.data)
+            report["coco"] = ap
+            print("COCO OKS (ground-truth boxes): " + ", ".join(f"{k} {v:.3f}" for k, v in ap.items()))
+        except ImportError as e:
+            _err(str(e))
+    if args.plot:
+        from .viz import plot_per_joint
+
+        fig = plot_per_joint(results[0], title=f"{results[0].name}@{results[0].alpha:g} per joint — {Path(str(args.weights)).name}")
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"wrote {args.plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+# ------------------------------------------------------------------ main
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hpe", description="Simple Baselines human pose estimation.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pr = sub.add_parser("predict", help="predict keypoints on images and draw the skeleton")
+    pr.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, …)")
+    pr.add_argument("--weights", default="default", help="registry name, checkpoint path or URL (default: %(default)s)")
+    pr.add_argument("--boxes", help="JSON mapping each image path (as given) to a list of [x, y, w, h] person boxes")
+    pr.add_argument("--no-flip", action="store_true", help="skip the flip test (faster, slightly less accurate)")
+    pr.add_argument("--threshold", type=float, default=0.3, help="hide joints scoring below this when drawing")
+    pr.add_argument("--json", help="write one record per image to this file")
+    pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
+    pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
+    pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    pr.add_argument("-q", "--quiet", action="store_true")
+    pr.set_defaults(func=cmd_predict)
+
+    w = sub.add_parser("weights", help="list or download checkpoints")
+    w.add_argument("action", choices=["list", "download"])
+    w.add_argument("name", nargs="?", help="registry name (for download)")
+    w.add_argument("-q", "--quiet", action="store_true")
+    w.set_defaults(func=cmd_weights)
+
+    t = sub.add_parser("train", help="train a model (resumes from OUT_DIR/last.pt)")
+    t.add_argument("--config", help="JSON file with training options; flags override it")
+    _add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate weights on a dataset (PCK, PCKh, COCO AP)")
+    e.add_argument("--weights", default="default")
+    e.add_argument("--dataset", choices=["lsp", "coco", "mpii"], default="lsp")
+    e.add_argument("--data", required=True, help="lsp: folder with joints.mat; coco/mpii: annotation json")
+    e.add_argument("--images", help="coco/mpii: image folder")
+    e.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="lsp: 0-based image index range")
+    e.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a share of torso size")
+    e.add_argument("--no-flip", action="store_true")
+    e.add_argument("--input-size", type=_parse_size)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", help="write the report here")
+    e.add_argument("--plot", help="write a per-joint bar chart (PNG) here")
+    e.add_argument("-q", "--quiet", action="store_true")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "weights" and args.action == "download" and not args.name:
+        _err("weights download needs a NAME (see 'hpe weights list')")
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Top-down pose datasets (LSP/LSPet, COCO keypoints, MPII json) with the original augmentation recipe.
+
+Every loader produces :class:`PoseSample` records (image path, keypoints, visibility, centre/scale) in a
+chosen skeleton; :class:`TopDownDataset` turns them into network inputs and codec targets.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .codec import HeatmapCodec
+from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
+from .transforms import PIXEL_STD, box_to_center_scale, crop, get_affine_transform, affine_points, normalize
+
+
+@dataclass
+class PoseSample:
+    """One annotated person: where the image is, where the joints are, and the crop that frames them."""
+
+    image: str
+    keypoints: np.ndarray  # (K, 2) image pixels, 0-based
+    visible: np.ndarray  # (K,) 1 = labelled, 0 = not
+    center: np.ndarray  # (2,)
+    scale: np.ndarray  # (2,) in units of PIXEL_STD
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. head box for PCKh, COCO ids, area
+
+
+# ---------------------------------------------------------------- LSP / LSPet
+
+def load_lsp_joints(mat_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``joints.mat`` in either layout -> keypoints (N, 14, 2) 0-based and labelled flags (N, 14).
+
+    LSPet stores (14, 3, N) with flag 1 = labelled (0 = outside the image); the original 2,000-image
+    LSP stores (3, 14, N) with a visibility flag, but labels every joint, so all count as labelled there.
+    Coordinates are MATLAB 1-based; we subtract 1.
+    """
+    from scipy.io import loadmat
+
+    j = np.asarray(loadmat(str(mat_path))["joints"], dtype=np.float64)
+    if j.ndim != 3:
+        raise ValueError(f"{mat_path}: 'joints' must be 3-D, got shape {j.shape}")
+    if j.shape[0] == 14 and j.shape[1] == 3:  # LSPet (14, 3, N)
+        kp = j[:, :2, :].transpose(2, 0, 1)
+        labelled = j[:, 2, :].T > 0
+    elif j.shape[0] == 3 and j.shape[1] == 14:  # LSP (3, 14, N)
+        kp = j[:2, :, :].transpose(2, 1, 0)
+        labelled = np.ones(kp.shape[:2], dtype=bool)
+    elif j.shape[0] == 14 and j.shape[1] == 2:  # coordinates only
+        kp = j.transpose(2, 0, 1)
+        labelled = np.ones(kp.shape[:2], dtype=bool)
+    else:
+        raise ValueError(f"{mat_path}: expected joints of shape (14, 3, N) or (3, 14, N), got {j.shape}")
+    kp = kp - 1.0
+    labelled &= np.isfinite(kp).all(axis=2)
+    kp = np.where(labelled[..., None], kp, 0.0)
+    return kp.astype(np.float32), labelled.astype(np.float32)
+
+
+def box_from_keypoints(keypoints: np.ndarray, visible: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """Tight box (x, y, w, h) around the labelled joints, grown by ``margin`` of its size on each side."""
+    pts = keypoints[visible > 0]
+    if len(pts) == 0:
+        raise ValueError("no labelled joints to build a box from")
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    return np.array([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], dtype=np.float32)
+
+
+def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, skeleton: str | Skeleton = "mpii16",
+                aspect_ratio: float = 1.0, image_pattern: str = "im{:05d}.jpg") -> list[PoseSample]:
+    """LSP/LSPet samples (image ``n`` is ``images/im{n+1:05d}.jpg``), converted to ``skeleton``.
+
+    ``indices`` are 0-based image indices; the box is the labelled joints' extent plus 10%.
+    """
+    root = Path(root)
+    sk = get_skeleton(skeleton)
+    if sk not in (LSP14, MPII16):
+        raise ValueError(f"LSP converts to lsp14 or mpii16, not {sk.name}")
+    kp_all, lab_all = load_lsp_joints(root / "joints.mat")
+    idx = range(len(kp_all)) if indices is None else indices
+    out = []
+    for i in idx:
+        kp14, lab14 = kp_all[i], lab_all[i]
+        if lab14.sum() < 2:
+            continue
+        box = box_from_keypoints(kp14, lab14)
+        c, s = box_to_center_scale(box, aspect_ratio)
+        kp, vis = (kp14, lab14) if sk is LSP14 else lsp_to_mpii(kp14, lab14)
+        out.append(PoseSample(str(root / "images" / image_pattern.format(i + 1)), kp, vis, c, s,
+                              {"index": int(i), "lsp_keypoints": kp14, "lsp_visible": lab14}))
+    return out
+
+
+# ---------------------------------------------------------------- COCO
+
+def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspect_ratio: float = 0.75,
+                 min_keypoints: int = 1) -> list[PoseSample]:
+    """One sample per non-crowd person with at least ``min_keypoints`` labelled joints (COCO-17)."""
+    with open(ann_file, encoding="utf-8") as f:
+        coco = json.load(f)
+    images = {im["id"]: im for im in coco["images"]}
+    out = []
+    for ann in coco["annotations"]:
+        if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) < min_keypoints:
+            continue
+        im = images[ann["image_id"]]
+        kps = np.asarray(ann["keypoints"], dtype=np.float32).reshape(-1, 3)
+        if kps.shape[0] != COCO17.num_joints:
+            raise ValueError(f"{ann_file}: annotation {ann.get('id')} has {kps.shape[0]} keypoints, expected 17")
+        x, y, w, h = ann["bbox"]
+        x0, y0 = max(0.0, x), max(0.0, y)
+        x1, y1 = min(im["width"] - 1.0, x0 + max(0.0, w - 1)), min(im["height"] - 1.0, y0 + max(0.0, h - 1))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        c, s = box_to_center_scale([x0, y0, x1 - x0, y1 - y0], aspect_ratio)
+        vis = (kps[:, 2] > 0).astype(np.float32)
+        out.append(PoseSample(str(Path(image_dir) / im["file_name"]), kps[:, :2].copy(), vis, c, s,
+                              {"image_id": im["id"], "ann_id": ann.get("id"), "area": ann.get("area", w * h),
+                               "bbox": [x, y, w, h]}))
+    return out
+
+
+# ---------------------------------------------------------------- MPII (original json layout)
+
+def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> list[PoseSample]:
+    """The original Simple Baselines MPII json: ``{image, center, scale, joints[16][2], joints_vis[16]}``.
+
+    As the original loader does: 1-based MATLAB coordinates become 0-based, the centre moves down by
+    15 * scale pixels and the scale grows by 1.25 (MPII's scale is person height / 200 without context).
+    """
+    with open(json_file, encoding="utf-8") as f:
+        records = json.load(f)
+    out = []
+    for r in records:
+        c = np.asarray(r["center"], dtype=np.float32) - 1.0
+        s = float(r["scale"])
+        if c[0] != -1:
+            c[1] += 15 * s
+            s *= 1.25
+        kp = np.asarray(r.get("joints", np.zeros((16, 2))), dtype=np.float32).reshape(16, 2) - 1.0
+        vis = np.asarray(r.get("joints_vis", np.zeros(16)), dtype=np.float32).reshape(16)
+        extra: dict[str, Any] = {}
+        if "headboxes_src" in r:
+            extra["head_box"] = np.asarray(r["headboxes_src"], dtype=np.float32)
+        out.append(PoseSample(str(Path(image_dir) / r["image"]), kp, vis, c, np.array([s, s], dtype=np.float32), extra))
+    return out
+
+
+# ---------------------------------------------------------------- augmentation + dataset
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """The original recipe: random scale, rotation part of the time, horizontal flip with L/R swap."""
+
+    scale_range: tuple[float, float] = (0.75, 1.35)  # crop size multiplier (>1 zooms out), log-uniform
+    rotation: float = 30.0  # degrees, normal with this sd clipped at 2 sd
+    rotation_prob: float = 0.6
+    flip_prob: float = 0.5
+
+
+def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> tuple[float, float, bool]:
+    """Draw (scale multiplier, rotation degrees, flip) for one sample."""
+    lo, hi = cfg.scale_range
+    s = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    r = float(np.clip(rng.normal() * cfg.rotation, -2 * cfg.rotation, 2 * cfg.rotation)) if rng.random() < cfg.rotation_prob else 0.0
+    return s, r, bool(rng.random() < cfg.flip_prob)
+
+
+def warp_sample(image: np.ndarray, sample: PoseSample, input_size: tuple[int, int], scale_mult: float = 1.0,
+                rotation: float = 0.0, flip: bool = False, flip_perm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop the person with the given augmentation -> (crop RGB uint8, keypoints in crop pixels, visibility)."""
+    scale = sample.scale * scale_mult
+    patch = crop(image, sample.center, scale, input_size, rotation)
+    m = get_affine_transform(sample.center, scale, rotation, input_size)
+    kp = affine_points(sample.keypoints, m)
+    vis = sample.visible.copy()
+    if flip:
+        if flip_perm is None:
+            raise ValueError("flip needs the skeleton's flip permutation")
+        patch = np.ascontiguousarray(patch[:, ::-1])
+        kp[:, 0] = input_size[0] - 1 - kp[:, 0]
+        kp, vis = kp[flip_perm], vis[flip_perm]
+    return patch, kp, vis
+
+
+class TopDownDataset(torch.utils.data.Dataset):
+    """Samples -> (normalised crop (3, H, W), heatmaps (K, h, w), target weights (K,), meta)."""
+
+    def __init__(self, samples: list[PoseSample], skeleton: str | Skeleton, codec: HeatmapCodec,
+                 augment: AugmentConfig | None = None, color_order: str = "rgb", cache_images: bool = False,
+                 seed: int = 0) -> None:
+        self.samples = samples
+        self.skeleton = get_skeleton(skeleton)
+        self.codec = codec
+        self.augment = augment
+        self.color_order = color_order
+        self.flip_perm = self.skeleton.flip_permutation()
+        self._cache: dict[str, np.ndarray] | None = {} if cache_images else None
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed augmentation per epoch so runs are deterministic yet vary between epochs."""
+        self.epoch = epoch
+
+    def load_image(self, path: str) -> np.ndarray:
+        from .images import read_image
+
+        if self._cache is not None:
+            img = self._cache.get(path)
+            if img is None:
+                img = self._cache[path] = read_image(path)
+            return img
+        return read_image(path)
+
+    def preload(self, progress: bool = True) -> None:
+        """Decode every image once into memory (LSPet: ~9,000 small images, well under 2 GB)."""
+        from tqdm.auto import tqdm
+
+        if self._cache is None:
+            self._cache = {}
+        for s in tqdm(self.samples, desc="loading images", disable=not progress, unit="img"):
+            self.load_image(s.image)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        sample = self.samples[i]
+        image = self.load_image(sample.image)
+        if self.augment is not None:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            s, r, f = sample_augmentation(rng, self.augment)
+        else:
+            s, r, f = 1.0, 0.0, False
+        patch, kp, vis = warp_sample(image, sample, self.codec.input_size, s, r, f, self.flip_perm)
+        target, weight = self.codec.encode(kp, vis)
+        x = normalize(patch[None], self.color_order)[0]
+        return {
+            "image": torch.from_numpy(x),
+            "target": torch.from_numpy(target),
+            "target_weight": torch.from_numpy(weight),
+            "index": i,
+            "center": torch.from_numpy(np.asarray(sample.center, dtype=np.float32)),
+            "scale": torch.from_numpy(np.asarray(sample.scale * s, dtype=np.float32)),
+        }
+
+
+__all__ = [
+    "AugmentConfig", "PoseSample", "TopDownDataset", "box_from_keypoints", "coco_samples", "load_lsp_joints",
+    "lsp_samples", "mpii_samples", "sample_augmentation", "warp_sample", "PIXEL_STD",
+]

@@ -1,0 +1,134 @@
+"""A small CPU-first inference API: ``Predictor(weights)(image, boxes=None)``; the whole image when no box is given."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .codec import HeatmapCodec
+from .flip import flip_back
+from .images import read_image
+from .skeletons import Skeleton
+from .transforms import box_to_center_scale, crop, heatmap_to_image, normalize, whole_image_box
+
+ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
+
+
+@dataclass
+class Person:
+    """One person's prediction in image pixels."""
+
+    box: np.ndarray  # (4,) x, y, w, h that was cropped
+    keypoints: np.ndarray  # (K, 2)
+    scores: np.ndarray  # (K,)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"box": [round(float(v), 2) for v in self.box],
+                "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)]
+                              for (x, y), s in zip(self.keypoints, self.scores)]}
+
+
+@dataclass
+class PoseResult:
+    """Everything predicted for one image: its size, the skeleton and one entry per person."""
+
+    width: int
+    height: int
+    skeleton: Skeleton
+    people: list[Person] = field(default_factory=list)
+    image: str | None = None
+    heatmaps: np.ndarray | None = None  # (P, K, h, w) when requested
+
+    def to_json(self) -> dict[str, Any]:
+        """The record ``hpe predict --json`` and the REST API return."""
+        return {"image": self.image, "width": self.width, "height": self.height, "skeleton": self.skeleton.name,
+                "joints": list(self.skeleton.joints), "people": [p.to_json() for p in self.people]}
+
+
+def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, height: int) -> np.ndarray:
+    if boxes is None or len(boxes) == 0:
+        return whole_image_box(width, height)[None]
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"boxes must be a list of [x, y, w, h], got shape {arr.shape}")
+    if not np.isfinite(arr).all() or (arr[:, 2:] <= 0).any():
+        raise ValueError("every box needs finite x, y and a positive width and height")
+    return arr.astype(np.float32)
+
+
+class Predictor:
+    """Loads weights once and predicts keypoints for any image and optional person boxes.
+
+    ``backend`` names the engine that runs the network ("torch" is plain PyTorch); pre- and
+    post-processing are numpy and shared by every backend.
+    """
+
+    def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
+                 flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
+                 skeleton: str | None = None, color_order: str | None = None, progress: bool = True) -> None:
+        from .weights import LoadedWeights, load_weights
+
+        self.device = torch.device(device)
+        loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
+            weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
+            progress=progress)
+        self.weights = loaded
+        self.model = loaded.model.to(self.device).eval()
+        self.skeleton: Skeleton = loaded.skeleton
+        self.input_size: tuple[int, int] = tuple(loaded.input_size)  # type: ignore[assignment]
+        self.color_order: str = loaded.color_order
+        self.flip = flip
+        self.batch_size = batch_size
+        self.codec = HeatmapCodec(self.input_size)
+        self._flip_perm = self.skeleton.flip_permutation()
+        self.run_model: Callable[[np.ndarray], np.ndarray] = self._run_torch
+
+    @torch.no_grad()
+    def _run_torch(self, x: np.ndarray) -> np.ndarray:
+        """Normalised crops (N, 3, H, W) -> heatmaps (N, K, h, w), with the flip test when enabled."""
+        t = torch.from_numpy(x).to(self.device)
+        if self.flip:
+            both = self.model(torch.cat([t, torch.flip(t, dims=[3])])).float()
+            n = t.shape[0]
+            hm = (both[:n] + flip_back(both[n:], self._flip_perm)) * 0.5
+        else:
+            hm = self.model(t).float()
+        return hm.cpu().numpy()
+
+    def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2))."""
+        aspect = self.input_size[0] / self.input_size[1]
+        cs = [box_to_center_scale(b, aspect) for b in boxes]
+        crops = np.stack([crop(image, c, s, self.input_size) for c, s in cs])
+        return normalize(crops, self.color_order), np.stack([c for c, _ in cs]), np.stack([s for _, s in cs])
+
+    def postprocess(self, heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps -> keypoints in image pixels (N, K, 2) and scores (N, K)."""
+        assert self.codec.heatmap_size is not None
+        coords, scores = self.codec.decode(heatmaps)
+        kps = np.stack([heatmap_to_image(c, ce, s, self.codec.heatmap_size) for c, ce, s in zip(coords, centers, scales)])
+        return kps, scores
+
+    def __call__(self, image: ImageLike, boxes: Sequence[Sequence[float]] | np.ndarray | None = None, *,
+                 return_heatmaps: bool = False) -> PoseResult:
+        """Predict every person in ``boxes`` (x, y, w, h); the whole image is one box when none are given."""
+        name = str(image) if isinstance(image, (str, os.PathLike)) else None
+        rgb = read_image(image)
+        h, w = rgb.shape[:2]
+        bxs = _as_boxes(boxes, w, h)
+        x, centers, scales = self.preprocess(rgb, bxs)
+        hms = np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+        kps, scores = self.postprocess(hms, centers, scales)
+        people = [Person(b, k, s) for b, k, s in zip(bxs, kps, scores)]
+        return PoseResult(w, h, self.skeleton, people, name, hms if return_heatmaps else None)
+
+
+def predict(image: ImageLike, boxes: Sequence[Sequence[float]] | None = None, *, weights: str = "default",
+            device: str = "cpu", flip: bool = True) -> PoseResult:
+    """One call: load the weights, predict, return the result (build a :class:`Predictor` to reuse the model)."""
+    return Predictor(weights, device=device, flip=flip)(image, boxes)

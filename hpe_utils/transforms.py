@@ -1,0 +1,112 @@
+"""Boxes, centre/scale and the affine crop that maps a person into the network input (numpy + OpenCV).
+
+Conventions of the original code: a person is described by a centre (x, y) and a scale (w, h) in units
+of ``PIXEL_STD`` = 200 pixels; the box is widened to the model's aspect ratio and padded by 1.25 so that
+limbs just outside a tight box are still in view.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+PIXEL_STD = 200.0  # the original code measures scale in units of 200 pixels (an MPII convention)
+BOX_PADDING = 1.25  # context added around a detection box before cropping
+
+
+def box_to_center_scale(box: np.ndarray | list[float], aspect_ratio: float, padding: float = BOX_PADDING) -> tuple[np.ndarray, np.ndarray]:
+    """Box (x, y, w, h) -> centre (2,) and scale (2,) widened to ``aspect_ratio`` = width / height."""
+    x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        raise ValueError(f"a box must be finite (x, y, w, h) with w, h > 0, got {list(box)}")
+    center = np.array([x + w * 0.5, y + h * 0.5], dtype=np.float32)
+    if w > aspect_ratio * h:
+        h = w / aspect_ratio
+    elif w < aspect_ratio * h:
+        w = h * aspect_ratio
+    scale = np.array([w / PIXEL_STD, h / PIXEL_STD], dtype=np.float32) * padding
+    return center, scale
+
+
+def center_scale_to_box(center: np.ndarray, scale: np.ndarray, padding: float = BOX_PADDING) -> np.ndarray:
+    """Inverse of :func:`box_to_center_scale` (up to the aspect-ratio widening): (x, y, w, h)."""
+    w, h = np.asarray(scale, dtype=np.float64) * PIXEL_STD / padding
+    return np.array([center[0] - w / 2, center[1] - h / 2, w, h], dtype=np.float32)
+
+
+def whole_image_box(width: int, height: int) -> np.ndarray:
+    """The box used when no person box is given: the whole image."""
+    return np.array([0.0, 0.0, float(width), float(height)], dtype=np.float32)
+
+
+def get_affine_transform(center: np.ndarray, scale: np.ndarray, rotation: float, output_size: tuple[int, int], inverse: bool = False) -> np.ndarray:
+    """2x3 matrix taking image pixels to output pixels (or back with ``inverse``).
+
+    The region of width ``scale[0] * 200`` around ``center``, rotated by ``rotation`` degrees
+    (counter-clockwise as seen on screen), fills an output of (width, height) = ``output_size``.
+    Same mapping as the original's three-point construction, written in closed form: a similarity
+    with factor s = out_w / src_w.
+    """
+    src_w = float(scale[0]) * PIXEL_STD
+    if not src_w > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    out_w, out_h = output_size
+    s = out_w / src_w
+    theta = math.radians(rotation)
+    cos, sin = math.cos(theta), math.sin(theta)
+    # dst = s * R(-theta) (p - c) + dst_centre, with R(t) = [[cos t, -sin t], [sin t, cos t]]
+    a = np.array([[cos, sin], [-sin, cos]], dtype=np.float64) * s
+    dst_c = np.array([out_w * 0.5, out_h * 0.5])
+    t = dst_c - a @ np.asarray(center, dtype=np.float64)
+    m = np.hstack([a, t[:, None]])
+    if inverse:
+        m = cv2.invertAffineTransform(m)
+    return m.astype(np.float64)
+
+
+def affine_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to points (..., 2)."""
+    pts = np.asarray(points, dtype=np.float64)
+    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int], rotation: float = 0.0) -> np.ndarray:
+    """Warp the person region into an (out_h, out_w) image; pixels outside the image are black."""
+    m = get_affine_transform(center, scale, rotation, output_size)
+    return cv2.warpAffine(image, m, (int(output_size[0]), int(output_size[1])), flags=cv2.INTER_LINEAR)
+
+
+def heatmap_to_image(coords: np.ndarray, center: np.ndarray, scale: np.ndarray, heatmap_size: tuple[int, int]) -> np.ndarray:
+    """Heatmap coordinates (..., K, 2) -> image pixels, by the inverse of the crop's affine map."""
+    m = get_affine_transform(center, scale, 0.0, heatmap_size, inverse=True)
+    return affine_points(coords, m)
+
+
+def flip_keypoints(keypoints: np.ndarray, visible: np.ndarray, width: int, flip_perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror keypoints of an image ``width`` pixels wide and swap left/right joints."""
+    kp = np.asarray(keypoints, dtype=np.float32).copy()
+    kp[:, 0] = width - 1 - kp[:, 0]
+    return kp[flip_perm], np.asarray(visible)[flip_perm].copy()
+
+
+# ImageNet statistics in RGB order; the original MSRA release applied them to BGR images.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def normalize(crops: np.ndarray, color_order: str = "rgb") -> np.ndarray:
+    """uint8 RGB crops (N, H, W, 3) -> float32 (N, 3, H, W) as the network expects.
+
+    ``color_order="bgr"`` reproduces the original MSRA training: channels reversed to BGR, then the
+    RGB-ordered ImageNet mean/std applied anyway. Get this wrong and accuracy silently drops.
+    """
+    x = np.asarray(crops)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"crops must be (N, H, W, 3), got {x.shape}")
+    if color_order == "bgr":
+        x = x[..., ::-1]
+    elif color_order != "rgb":
+        raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
+    x = (x.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

@@ -1,0 +1,83 @@
+"""The heatmap codec: encoding follows the original rules and decoding inverts it."""
+import numpy as np
+import pytest
+
+from hpe_utils.codec import HeatmapCodec, default_sigma
+
+
+def test_default_sigma_is_2_at_256_and_3_at_384():
+    assert default_sigma((192, 256)) == 2.0
+    assert default_sigma((288, 384)) == 3.0
+    assert HeatmapCodec((192, 256)).heatmap_size == (48, 64)
+
+
+def test_encode_centres_gaussian_on_rounded_heatmap_pixel_with_peak_one():
+    codec = HeatmapCodec((192, 256))
+    hm, w = codec.encode(np.array([[41.0, 83.0]]))  # /4 -> (10.25, 20.75) -> rounds to (10, 21)
+    assert w.tolist() == [1.0]
+    y, x = np.unravel_index(hm[0].argmax(), hm[0].shape)
+    assert (x, y) == (10, 21)
+    assert hm[0, 21, 10] == pytest.approx(1.0)
+    # 3-sigma window: 6 pixels from the centre is inside, 7 is outside
+    assert hm[0, 21, 16] > 0 and hm[0, 21, 17] == 0
+    assert hm[0, 21, 11] == pytest.approx(np.exp(-1 / 8), rel=1e-6)
+
+
+def test_unlabelled_and_off_map_joints_get_weight_zero_and_empty_heatmap():
+    codec = HeatmapCodec((192, 256))
+    kp = np.array([[50.0, 50.0], [50.0, 50.0], [-60.0, 10.0], [10.0, 400.0], [-20.0, 10.0]])
+    hm, w = codec.encode(kp, np.array([1, 0, 1, 1, 1]))
+    assert w.tolist() == [1, 0, 0, 0, 1]  # a joint just off the map still has part of its Gaussian on it
+    assert hm[1].max() == 0 and hm[2].max() == 0 and hm[3].max() == 0
+    assert 0 < hm[4].max() < 1
+
+
+def test_round_trip_recovers_keypoints_within_a_quarter_heatmap_pixel():
+    codec = HeatmapCodec((192, 256))
+    rng = np.random.default_rng(0)
+    kp = np.stack([rng.uniform(12, 180, 17), rng.uniform(12, 244, 17)], axis=1)
+    hm, _ = codec.encode(kp)
+    coords, scores = codec.decode(hm)
+    # encoding rounds to the nearest heatmap pixel (error <= 0.5 px), and a symmetric peak gets no shift
+    err = np.abs(coords - kp / 4)
+    assert err.max() <= 0.5 + 1e-6
+    assert np.allclose(scores, 1.0)
+
+
+def test_quarter_pixel_refinement_moves_towards_higher_neighbour():
+    codec = HeatmapCodec((64, 64))
+    hm = np.zeros((1, 16, 16), np.float32)
+    hm[0, 8, 8] = 1.0
+    hm[0, 8, 9] = 0.6  # right neighbour higher than left
+    hm[0, 7, 8] = 0.5  # upper neighbour higher than lower
+    coords, scores = codec.decode(hm)
+    assert coords[0].tolist() == [8.25, 7.75]
+    assert scores[0] == pytest.approx(1.0)
+
+
+def test_decode_leaves_border_peaks_unrefined_and_zero_heatmaps_at_origin():
+    codec = HeatmapCodec((64, 64))
+    hm = np.zeros((2, 16, 16), np.float32)
+    hm[0, 0, 5] = 1.0
+    hm[0, 0, 6] = 0.9
+    coords, scores = codec.decode(hm)
+    assert coords[0].tolist() == [5.0, 0.0]
+    assert coords[1].tolist() == [0.0, 0.0] and scores[1] == 0
+
+
+def test_decode_batches_match_single_images():
+    codec = HeatmapCodec((64, 64))
+    rng = np.random.default_rng(1)
+    hm = rng.random((3, 5, 16, 16)).astype(np.float32)
+    c, s = codec.decode(hm)
+    for i in range(3):
+        ci, si = codec.decode(hm[i])
+        assert np.array_equal(ci, c[i]) and np.array_equal(si, s[i])
+
+
+def test_bad_shapes_raise():
+    codec = HeatmapCodec((64, 64))
+    with pytest.raises(ValueError):
+        codec.encode(np.zeros((3, 3)))
+    with pytest.raises(ValueError):
+        codec.decode(np.zeros((16, 16)))
