@@ -1,0 +1,176 @@
+"""Pictures: skeletons drawn on images (OpenCV) and matplotlib figures for heatmaps and results.
+
+Figure helpers return a ``matplotlib.figure.Figure`` with a title and labelled axes and never call
+``plt.show()``; no global matplotlib state is touched on import.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from .skeletons import PART_COLOURS, Skeleton, get_skeleton
+
+
+def _visible(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
+    ok = np.isfinite(keypoints).all(axis=1)
+    if scores is not None:
+        ok &= np.asarray(scores, dtype=np.float64) >= threshold
+    return ok
+
+
+def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, skeleton: Skeleton | str,
+                  threshold: float = 0.3, *, thickness: int | None = None, radius: int | None = None,
+                  copy: bool = True) -> np.ndarray:
+    """Limbs coloured by body part, joints as dots; joints under ``threshold`` and their limbs are hidden."""
+    sk = get_skeleton(skeleton)
+    img = image_rgb.copy() if copy else image_rgb
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.shape != (sk.num_joints, 2):
+        raise ValueError(f"keypoints must be ({sk.num_joints}, 2) for {sk.name}, got {kp.shape}")
+    ok = _visible(kp, scores, threshold)
+    h, w = img.shape[:2]
+    t = thickness or max(2, round(min(h, w) / 150))
+    r = radius or max(3, round(t * 1.5))
+    pts = [(int(round(x)), int(round(y))) if v else None for (x, y), v in zip(kp, ok)]
+    for (a, b), colour in zip(sk.limbs, sk.limb_colours()):
+        if pts[a] is not None and pts[b] is not None:
+            cv2.line(img, pts[a], pts[b], colour, t, cv2.LINE_AA)
+    for p, colour in zip(pts, sk.joint_colours()):
+        if p is not None:
+            cv2.circle(img, p, r, colour, -1, cv2.LINE_AA)
+            cv2.circle(img, p, r, (255, 255, 255), max(1, t // 2), cv2.LINE_AA)
+    return img
+
+
+def draw_people(image_rgb: np.ndarray, people: Sequence[tuple[np.ndarray, np.ndarray | None]], skeleton: Skeleton | str,
+                threshold: float = 0.3) -> np.ndarray:
+    """Every person's skeleton on one copy of the image."""
+    img = image_rgb.copy()
+    for kp, sc in people:
+        draw_skeleton(img, kp, sc, skeleton, threshold, copy=False)
+    return img
+
+
+def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6, 4)) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _legend(ax: Any) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=np.array(c) / 255.0, label=name) for name, c in PART_COLOURS.items()]
+    ax.legend(handles=handles, loc="lower right", fontsize="small", framealpha=0.8)
+
+
+def plot_keypoints(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, skeleton: Skeleton | str,
+                   threshold: float = 0.3, *, title: str = "Predicted skeleton", ax: Any = None) -> Any:
+    """The skeleton drawn on the image, with pixel axes and a body-part legend."""
+    if ax is None:
+        fig, axes = _figure(figsize=(7, 7 * image_rgb.shape[0] / max(image_rgb.shape[1], 1) + 0.6))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    ax.imshow(draw_skeleton(image_rgb, keypoints, scores, skeleton, threshold))
+    ax.set_title(title)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    _legend(ax)
+    return fig
+
+
+def plot_heatmap_grid(heatmaps: np.ndarray, skeleton: Skeleton | str, *, ncols: int = 4,
+                      title: str = "One heatmap per joint") -> Any:
+    """A panel per joint titled with its name, on one shared colour scale."""
+    sk = get_skeleton(skeleton)
+    hm = np.asarray(heatmaps, dtype=np.float32)
+    if hm.ndim != 3 or hm.shape[0] != sk.num_joints:
+        raise ValueError(f"heatmaps must be ({sk.num_joints}, h, w), got {hm.shape}")
+    nrows = -(-sk.num_joints // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(2.3 * ncols, 2.3 * nrows + 0.6))
+    vmin, vmax = float(min(hm.min(), 0.0)), float(max(hm.max(), 1e-6))
+    im = None
+    for j, ax in enumerate(axes.flat):
+        if j >= sk.num_joints:
+            ax.set_visible(False)
+            continue
+        im = ax.imshow(hm[j], cmap="magma", vmin=vmin, vmax=vmax)
+        ax.set_title(sk.joints[j], fontsize="small")
+        ax.set_xlabel("x (heatmap px)", fontsize="x-small")
+        ax.set_ylabel("y (heatmap px)", fontsize="x-small")
+        ax.tick_params(labelsize="xx-small")
+    fig.suptitle(title)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="heatmap value")
+    return fig
+
+
+def plot_heatmap_overlay(crop_rgb: np.ndarray, heatmaps: np.ndarray, *, alpha: float = 0.5,
+                         title: str = "Heatmaps (max over joints) on the network input") -> Any:
+    """The maximum over joints, upsampled to the crop, drawn over it."""
+    hm = np.asarray(heatmaps, dtype=np.float32).max(axis=0)
+    up = cv2.resize(hm, (crop_rgb.shape[1], crop_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    fig, axes = _figure(figsize=(5, 5 * crop_rgb.shape[0] / crop_rgb.shape[1] + 0.5))
+    ax = axes[0, 0]
+    ax.imshow(crop_rgb)
+    im = ax.imshow(up, cmap="jet", alpha=alpha, vmin=0, vmax=max(float(up.max()), 1e-6))
+    ax.set_title(title)
+    ax.set_xlabel("x (input pixels)")
+    ax.set_ylabel("y (input pixels)")
+    fig.colorbar(im, ax=ax, shrink=0.7, label="max heatmap value")
+    return fig
+
+
+def plot_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], suptitle: str) -> Any:
+    """Images in a row, each titled, for before/after and model-vs-model comparisons."""
+    if len(images) != len(titles):
+        raise ValueError("one title per image")
+    fig, axes = _figure(1, len(images), figsize=(4.5 * len(images), 4.2))
+    for ax, img, t in zip(axes[0], images, titles):
+        ax.imshow(img)
+        ax.set_title(t)
+        ax.set_xlabel("x (pixels)")
+        ax.set_ylabel("y (pixels)")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def plot_per_joint(result: Any, *, title: str | None = None) -> Any:
+    """Bar chart of a :class:`~hpe_utils.metrics.PCKResult`, one bar per joint, mean as a line."""
+    fig, axes = _figure(figsize=(max(6, 0.45 * len(result.joints) + 2), 4))
+    ax = axes[0, 0]
+    vals = np.nan_to_num(np.asarray(result.per_joint, dtype=np.float64))
+    ax.bar(range(len(vals)), vals, color="#3a7bd5")
+    ax.axhline(result.mean, color="#d5533a", linestyle="--", label=f"mean {result.mean:.3f}")
+    ax.set_xticks(range(len(vals)), result.joints, rotation=60, ha="right", fontsize="small")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("joint")
+    ax.set_ylabel(f"{result.name}@{result.alpha:g}")
+    ax.set_title(title or f"{result.name}@{result.alpha:g} per joint")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training") -> Any:
+    """Training loss and validation PCK per epoch from a ``metrics.json`` history."""
+    fig, axes = _figure(figsize=(7, 3.8))
+    ax = axes[0, 0]
+    ep = [h["epoch"] for h in history]
+    ax.plot(ep, [h["train_loss"] for h in history], "o-", color="#3a7bd5", label="train loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("train loss (JointsMSE)")
+    ax.set_title(title)
+    pcks = [h.get("val_pck@0.2") for h in history]
+    if any(p is not None and np.isfinite(p) for p in pcks):
+        ax2 = ax.twinx()
+        ax2.plot(ep, pcks, "s-", color="#d5533a", label="val PCK@0.2")
+        ax2.set_ylabel("validation PCK@0.2")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="center right")
+    ax.legend(loc="upper right")
+    return fig

@@ -1,0 +1,390 @@
+"""The weights registry and checkpoint loading: registry names, paths or URLs -> a ready PoseResNet.
+
+Loads the original MSRA release, mmpose's re-trained checkpoints (v1 ``backbone.*``/``head.*`` and 0.x
+``keypoint_head.*``), DataParallel ``module.`` wrappers and our own format, always with
+``torch.load(weights_only=True)`` and strictly, with a readable report when keys or shapes differ.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .download import ChecksumError, WeightsError, cache_dir, repo_root
+from .download import download as fetch
+from .model import RESNET_BLOCKS, PoseResNet, PoseResNetConfig
+from .skeletons import Skeleton, get_skeleton, skeleton_for_num_joints
+
+FORMAT_TAG = "hpe-workbook/1"
+COLOR_ORDERS = ("rgb", "bgr")
+
+_MSRA_HOWTO = ("The original MSRA checkpoints are on Google Drive/OneDrive only (model zoo link in the README of "
+               "microsoft/human-pose-estimation.pytorch, folder models/pytorch/{folder}/). Download {file} by hand "
+               "and pass --weights path/to/{file}, or put it in {cache}.")
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One named checkpoint: how to get it and how to feed it (architecture, input, skeleton, colour order)."""
+
+    name: str
+    description: str
+    depth: int
+    skeleton: str
+    input_size: tuple[int, int]  # (width, height)
+    color_order: str
+    key_format: str  # hpe | original | mmpose_v1 | mmpose_v0
+    filename: str
+    urls: tuple[str, ...] = ()
+    sha256: str | None = None  # full digest or a prefix of >= 8 hex digits
+    metric: str = ""
+    source: str = ""
+    manual_download: str | None = None
+    local_path: str | None = None  # repository-relative, for embedded weights
+    deconv_filters: tuple[int, ...] = (256, 256, 256)
+    deconv_kernels: tuple[int, ...] = (4, 4, 4)
+    final_kernel: int = 1
+
+    @property
+    def num_joints(self) -> int:
+        return get_skeleton(self.skeleton).num_joints
+
+    def config(self) -> PoseResNetConfig:
+        return PoseResNetConfig(self.depth, self.num_joints, self.deconv_filters, self.deconv_kernels, self.final_kernel)
+
+    def how_to_get(self) -> str:
+        if self.local_path:
+            return f"embedded: {self.local_path}"
+        if self.urls:
+            return "automatic download"
+        return "manual download"
+
+
+def _msra(depth: int, dataset: str) -> WeightsEntry:
+    coco = dataset == "coco"
+    size = (192, 256) if coco else (256, 256)
+    file = f"pose_resnet_{depth}_{'256x192' if coco else '256x256'}.pth.tar"
+    metric = {("coco", 50): "COCO AP 70.4", ("coco", 101): "COCO AP 71.4", ("coco", 152): "COCO AP 72.0",
+              ("mpii", 50): "MPII PCKh@0.5 88.5", ("mpii", 101): "MPII PCKh@0.5 89.1",
+              ("mpii", 152): "MPII PCKh@0.5 89.6"}[(dataset, depth)]
+    return WeightsEntry(
+        name=f"msra_{dataset}_r{depth}_{'256x192' if coco else '256x256'}",
+        description=f"Original MSRA Simple Baselines ResNet-{depth}, {dataset.upper()} (trained on BGR input)",
+        depth=depth, skeleton="coco17" if coco else "mpii16", input_size=size, color_order="bgr",
+        key_format="original", filename=file, metric=metric, source="microsoft/human-pose-estimation.pytorch",
+        manual_download=_MSRA_HOWTO.format(folder="pose_coco" if coco else "pose_mpii", file=file, cache="{cache}"),
+    )
+
+
+_MMPOSE_V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/"
+
+REGISTRY: Mapping[str, WeightsEntry] = {e.name: e for e in (
+    WeightsEntry(
+        name="default", description="This project's own checkpoint, trained from scratch on LSP-extended (model card: weights/README.md)",
+        depth=18, skeleton="mpii16", input_size=(128, 128), color_order="rgb", key_format="hpe",
+        filename="hpe_default.pt", local_path="weights/hpe_default.pt", metric="see weights/README.md",
+        source="hpe-workbook (hpe train)",
+    ),
+    *(_msra(d, ds) for ds in ("coco", "mpii") for d in (50, 101, 152)),
+    WeightsEntry(
+        name="mmpose_coco_r50_256x192", description="mmpose 1.x re-trained SimpleBaseline ResNet-50, COCO",
+        depth=50, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
+        filename="td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",
+        urls=(_MMPOSE_V1 + "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",), sha256="04af38ce",
+        metric="COCO AP 71.8", source="open-mmlab/mmpose",
+    ),
+    WeightsEntry(
+        name="mmpose_coco_r101_256x192", description="mmpose 1.x SimpleBaseline ResNet-101, COCO (URL not verified here)",
+        depth=101, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
+        filename="td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth",
+        urls=(_MMPOSE_V1 + "td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth",), sha256="065d3625",
+        metric="COCO AP 72.6", source="open-mmlab/mmpose",
+    ),
+    WeightsEntry(
+        name="mmpose_coco_r152_256x192", description="mmpose 1.x SimpleBaseline ResNet-152, COCO (URL not verified here)",
+        depth=152, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
+        filename="td-hm_res152_8xb32-210e_coco-256x192-0345f330_20220928.pth",
+        urls=(_MMPOSE_V1 + "td-hm_res152_8xb32-210e_coco-256x192-0345f330_20220928.pth",), sha256="0345f330",
+        metric="COCO AP 73.6", source="open-mmlab/mmpose",
+    ),
+    WeightsEntry(
+        name="mmpose_mpii_r50_256x256", description="mmpose 0.x re-trained SimpleBaseline ResNet-50, MPII",
+        depth=50, skeleton="mpii16", input_size=(256, 256), color_order="rgb", key_format="mmpose_v0",
+        filename="res50_mpii_256x256-418ffc88_20200812.pth",
+        urls=("https://download.openmmlab.com/mmpose/top_down/resnet/res50_mpii_256x256-418ffc88_20200812.pth",),
+        sha256="418ffc88", metric="MPII PCKh@0.5 88.2", source="open-mmlab/mmpose",
+    ),
+)}
+
+
+@dataclass
+class LoadedWeights:
+    """A ready model plus everything needed to feed it correctly."""
+
+    model: PoseResNet
+    config: PoseResNetConfig
+    skeleton: Skeleton
+    input_size: tuple[int, int]
+    color_order: str
+    name: str
+    source: str
+    entry: WeightsEntry | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ key handling
+
+def unwrap_state_dict(obj: Any, label: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Find the state dict inside common wrappers; returns (state dict, the wrapper's other fields)."""
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{label}: not a checkpoint (a {type(obj).__name__}, expected a dict of tensors)")
+    for key in ("state_dict", "model", "model_state_dict", "net"):
+        if key in obj and isinstance(obj[key], Mapping):
+            inner = obj[key]
+            if any(isinstance(v, torch.Tensor) for v in inner.values()):
+                return dict(inner), {k: v for k, v in obj.items() if k != key}
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj), {}
+    raise WeightsError(f"{label}: no state dict found (top-level keys: {sorted(obj)[:10]})")
+
+
+_PREFIXES = ("module.", "backbone.", "keypoint_head.", "head.")
+
+
+def normalize_keys(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip DataParallel/DDP ``module.`` and mmpose ``backbone.``/``head.``/``keypoint_head.`` prefixes."""
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        key = k
+        changed = True
+        while changed:
+            changed = False
+            for p in _PREFIXES:
+                if key.startswith(p):
+                    key, changed = key[len(p):], True
+        out[key] = v
+    return out
+
+
+def infer_config(sd: Mapping[str, torch.Tensor], label: str = "checkpoint") -> PoseResNetConfig:
+    """Backbone depth, deconvolution head and joint count from a normalised state dict's keys and shapes."""
+    bottleneck = "layer1.0.conv3.weight" in sd
+    blocks = []
+    for i in range(1, 5):
+        idx = {int(m.group(1)) for k in sd if (m := re.match(rf"layer{i}\.(\d+)\.", k))}
+        if not idx:
+            raise WeightsError(f"{label}: no 'layer{i}.*' keys; this is not a ResNet pose checkpoint")
+        blocks.append(max(idx) + 1)
+    depth = next((d for d, (kind, b) in RESNET_BLOCKS.items()
+                  if tuple(blocks) == b and (kind == "bottleneck") == bottleneck), None)
+    if depth is None:
+        raise WeightsError(f"{label}: ResNet with blocks {blocks} ({'bottleneck' if bottleneck else 'basic'}) matches no "
+                           f"known depth {sorted(RESNET_BLOCKS)}")
+    filters, kernels = [], []
+    i = 0
+    while f"deconv_layers.{i}.weight" in sd:
+        w = sd[f"deconv_layers.{i}.weight"]
+        if w.ndim != 4:
+            raise WeightsError(f"{label}: deconv_layers.{i}.weight has shape {tuple(w.shape)}, expected 4-D")
+        filters.append(int(w.shape[1]))
+        kernels.append(int(w.shape[2]))
+        i += 3
+    if "final_layer.weight" not in sd:
+        raise WeightsError(f"{label}: no 'final_layer.weight'; this is not a Simple Baselines checkpoint")
+    fw = sd["final_layer.weight"]
+    try:
+        return PoseResNetConfig(depth, int(fw.shape[0]), tuple(filters), tuple(kernels), int(fw.shape[2]))
+    except ValueError as e:
+        raise WeightsError(f"{label}: unsupported architecture: {e}") from None
+
+
+def strict_load(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], label: str) -> None:
+    """load_state_dict(strict=True) after our own comparison, so a mismatch gets a readable report.
+
+    Missing ``num_batches_tracked`` buffers (older checkpoints) are filled with 0; floating tensors are
+    cast to the model's dtype (fp16 storage upcasts to fp32).
+    """
+    own = model.state_dict()
+    sd = dict(sd)
+    for k, v in own.items():
+        if k.endswith("num_batches_tracked") and k not in sd:
+            sd[k] = torch.zeros_like(v)
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        def part(title: str, items: list[str]) -> str:
+            more = f" … and {len(items) - 10} more" if len(items) > 10 else ""
+            return f"\n  {title} ({len(items)}): " + ", ".join(items[:10]) + more if items else ""
+
+        raise WeightsError(f"{label}: checkpoint does not fit the model" + part("missing keys", missing)
+                           + part("unexpected keys", unexpected) + part("wrong shapes", shapes))
+    cast = {k: (v.to(own[k].dtype) if v.is_floating_point() else v) for k, v in sd.items()}
+    model.load_state_dict(cast, strict=True)
+
+
+# ------------------------------------------------------------------ resolving a spec to a file
+
+def _is_url(spec: str) -> bool:
+    return spec.startswith(("http://", "https://", "file://"))
+
+
+def _entry_file(entry: WeightsEntry, *, download_ok: bool, progress: bool) -> Path:
+    if entry.local_path:
+        p = repo_root() / entry.local_path
+        if p.exists():
+            return p
+        if entry.name == "default":
+            raise WeightsError(
+                f"the default weights ({entry.local_path}) are not in this checkout. Train them with "
+                "`hpe train --config configs/default_lsp_r18_128.json` (see weights/README.md), or pass "
+                "--weights NAME|PATH|URL with another checkpoint (`hpe weights list` shows the registry).")
+        raise WeightsError(f"{entry.name}: embedded file {p} is missing")
+    cached = cache_dir() / entry.filename
+    if entry.urls:
+        if not download_ok and not cached.exists():
+            raise WeightsError(f"{entry.name} is not downloaded yet; run `hpe weights download {entry.name}`")
+        errors = []
+        for url in entry.urls:
+            try:
+                return fetch(url, cached, sha256=entry.sha256, progress=progress)
+            except ChecksumError:
+                raise
+            except WeightsError as e:
+                errors.append(str(e))
+        raise WeightsError("\n".join(errors))
+    if cached.exists():
+        return cached
+    how = (entry.manual_download or "no download source is known").replace("{cache}", str(cache_dir()))
+    raise WeightsError(f"{entry.name}: {how}")
+
+
+def download_weights(name: str, *, progress: bool = True) -> Path:
+    """Fetch a registry entry into the cache (``hpe weights download NAME``)."""
+    if name not in REGISTRY:
+        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(REGISTRY)}")
+    return _entry_file(REGISTRY[name], download_ok=True, progress=progress)
+
+
+def read_checkpoint(path: str | os.PathLike) -> Any:
+    """``torch.load`` with ``weights_only=True``: a checkpoint can never run code on load."""
+    label = str(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise WeightsError(f"{label}: is a folder, not a checkpoint") from None
+    except Exception as e:  # pickle errors, zip errors, weights_only refusals …
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{label}: not a loadable PyTorch checkpoint ({type(e).__name__}: {first[:200]})") from None
+
+
+def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: str | torch.device = "cpu",
+                 input_size: tuple[int, int] | None = None, skeleton: str | None = None,
+                 color_order: str | None = None, download: bool = True, progress: bool = True) -> LoadedWeights:
+    """A registry name (or entry), a file path or a URL -> a strict-loaded model in eval mode on ``device``.
+
+    For a bare state dict the architecture is inferred from keys and shapes, the skeleton from the joint
+    count and the input size from the skeleton's usual one, unless the arguments say otherwise; the
+    colour order of an unknown file defaults to RGB.
+    """
+    entry: WeightsEntry | None = None
+    if isinstance(spec, WeightsEntry):
+        entry = spec
+        path = _entry_file(entry, download_ok=download, progress=progress)
+    elif isinstance(spec, str) and spec in REGISTRY:
+        entry = REGISTRY[spec]
+        path = _entry_file(entry, download_ok=download, progress=progress)
+    elif isinstance(spec, str) and _is_url(spec):
+        name = Path(spec.split("?")[0]).name or "weights.pth"
+        m = re.search(r"-([0-9a-f]{8,64})[_.]", name)
+        path = fetch(spec, cache_dir() / name, sha256=m.group(1) if m else None, progress=progress)
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise WeightsError(f"{spec}: no such file and no registry entry of that name "
+                               f"(known: {', '.join(REGISTRY)})")
+    label = str(path)
+    obj = read_checkpoint(path)
+    meta: dict[str, Any] = {}
+    if isinstance(obj, Mapping) and obj.get("format") == FORMAT_TAG:
+        sd = normalize_keys(obj["state_dict"])
+        config = PoseResNetConfig.from_dict(obj["config"])
+        sk_name, size, order = obj["skeleton"], tuple(obj["input_size"]), obj.get("color_order", "rgb")
+        meta = dict(obj.get("meta", {}))
+    else:
+        raw, _ = unwrap_state_dict(obj, label)
+        sd = normalize_keys(raw)
+        config = infer_config(sd, label)
+        if entry is not None:
+            sk_name, size, order = entry.skeleton, entry.input_size, entry.color_order
+        else:
+            sk_name = skeleton_for_num_joints(config.num_joints).name
+            size, order = get_skeleton(sk_name).input_size, "rgb"
+    sk = get_skeleton(skeleton or sk_name)
+    if sk.num_joints != config.num_joints:
+        raise WeightsError(f"{label}: checkpoint predicts {config.num_joints} joints but skeleton {sk.name} has {sk.num_joints}")
+    order = color_order or order
+    if order not in COLOR_ORDERS:
+        raise WeightsError(f"color order must be one of {COLOR_ORDERS}, got {order!r}")
+    model = PoseResNet(config)
+    strict_load(model, sd, label)
+    model.to(device).eval()
+    size_wh = tuple(int(v) for v in (input_size or size))
+    name = entry.name if entry else Path(label).name
+    return LoadedWeights(model, config, sk, size_wh, order, name, str(spec if not isinstance(spec, WeightsEntry) else spec.name),
+                         entry, meta)
+
+
+def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str, input_size: tuple[int, int],
+                    color_order: str = "rgb", meta: dict[str, Any] | None = None, half: bool = True,
+                    overwrite: bool = False) -> Path:
+    """Write our self-describing format atomically; fp16 storage halves the size (loading upcasts)."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if color_order not in COLOR_ORDERS:
+        raise ValueError(f"color_order must be one of {COLOR_ORDERS}")
+    sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().contiguous()
+          for k, v in model.state_dict().items()}
+    obj = {"format": FORMAT_TAG, "config": model.config.to_dict(), "skeleton": get_skeleton(skeleton).name,
+           "input_size": [int(v) for v in input_size], "color_order": color_order, "state_dict": sd,
+           "meta": dict(meta or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def list_weights() -> list[WeightsEntry]:
+    return list(REGISTRY.values())
+
+
+def describe_weights_table() -> str:
+    """The registry as a Markdown table (README, ``hpe weights list``)."""
+    rows = ["| name | architecture | input (HxW) | skeleton | colour order | reported accuracy | how to get |",
+            "|---|---|---|---|---|---|---|"]
+    for e in REGISTRY.values():
+        rows.append(f"| `{e.name}` | ResNet-{e.depth} + 3 deconv | {e.input_size[1]}x{e.input_size[0]} | {e.skeleton} | "
+                    f"{e.color_order.upper()} | {e.metric} | {e.how_to_get()} |")
+    return "\n".join(rows)
+
+
+__all__ = [
+    "ChecksumError", "LoadedWeights", "REGISTRY", "WeightsEntry", "WeightsError", "describe_weights_table",
+    "download_weights", "infer_config", "list_weights", "load_weights", "normalize_keys", "read_checkpoint",
+    "save_checkpoint", "strict_load", "unwrap_state_dict",
+]
