@@ -1,0 +1,35 @@
+"""Shared test settings: tests import helpers from this folder and never reach the internet."""
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch):
+    """Any connection to a non-loopback address fails the test: CI must never reach the internet."""
+    real = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            raise RuntimeError(f"test tried to reach {address}: tests must stay on 127.0.0.1")
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def shared_or_skip(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with a reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (../shared/data is not available here)")
+    return p

@@ -1,0 +1,96 @@
+"""Predictor: any image in, keypoints in image pixels out; boxes, batching, flip test, colour order."""
+import numpy as np
+import pytest
+import torch
+
+from hpe_utils.model import PoseResNet
+from hpe_utils.predictor import Predictor
+from hpe_utils.transforms import box_to_center_scale, get_affine_transform
+from hpe_utils.weights import save_checkpoint
+
+
+class PeakAt(torch.nn.Module):
+    """A fake network that puts each joint's peak where a bright pixel is in the input crop."""
+
+    def __init__(self, joints: int) -> None:
+        super().__init__()
+        self.joints = joints
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        bright = x.mean(dim=1, keepdim=True)  # (N, 1, H, W)
+        hm = torch.nn.functional.avg_pool2d(bright, 4)  # stride 4 like the real head
+        hm = (hm - hm.amin(dim=(2, 3), keepdim=True))
+        return hm.repeat(1, self.joints, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
+    return save_checkpoint(m, tmp_path_factory.mktemp("w") / "tiny.pt", skeleton="mpii16", input_size=(64, 64))
+
+
+def test_whole_image_is_the_box_when_none_is_given(ckpt):
+    p = Predictor(ckpt)
+    img = np.zeros((90, 160, 3), np.uint8)
+    res = p(img)
+    assert len(res.people) == 1 and res.people[0].box.tolist() == [0, 0, 160, 90]
+    assert res.people[0].keypoints.shape == (16, 2) and res.people[0].scores.shape == (16,)
+    assert (res.width, res.height) == (160, 90)
+
+
+def test_keypoints_are_mapped_back_to_image_pixels(ckpt):
+    p = Predictor(ckpt, flip=False)
+    p.model = PeakAt(16).eval()
+    img = np.zeros((300, 400, 3), np.uint8)
+    img[118:126, 250:258] = 255  # bright 8x8 patch centred near (253.5, 121.5)
+    res = p(img, boxes=[[200, 50, 120, 150]])
+    kp = res.people[0].keypoints
+    # one crop pixel is ~3.3 image pixels here; a heatmap pixel ~13
+    assert np.abs(kp[0] - [253.5, 121.5]).max() < 14
+
+
+def test_several_boxes_are_batched_and_bad_boxes_raise(ckpt):
+    p = Predictor(ckpt, batch_size=2)
+    img = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    boxes = [[0, 0, 50, 100], [60, 10, 40, 80], [100, 0, 100, 120]]
+    res = p(img, boxes)
+    assert len(res.people) == 3
+    single = p(img, [boxes[1]])
+    assert np.allclose(single.people[0].keypoints, res.people[1].keypoints, atol=1e-3)
+    for bad in ([[0, 0, 0, 10]], [[1, 2, 3]], [[0, float("inf"), 5, 5]]):
+        with pytest.raises(ValueError):
+            p(img, bad)
+
+
+def test_flip_test_averages_with_the_mirror_image(ckpt):
+    img = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    with_flip = Predictor(ckpt, flip=True)(img, return_heatmaps=True).heatmaps
+    no_flip = Predictor(ckpt, flip=False)(img, return_heatmaps=True).heatmaps
+    assert with_flip.shape == no_flip.shape and not np.allclose(with_flip, no_flip)
+
+
+def test_bgr_weights_see_reversed_channels(ckpt):
+    p_rgb = Predictor(ckpt, color_order="rgb")
+    p_bgr = Predictor(ckpt, color_order="bgr")
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[..., 0] = 255
+    x_rgb, _, _ = p_rgb.preprocess(img, np.array([[0, 0, 32, 32]], np.float32))
+    x_bgr, _, _ = p_bgr.preprocess(img, np.array([[0, 0, 32, 32]], np.float32))
+    c = x_rgb.shape[2] // 2  # centre of the crop (the 1.25 padding around the box is black)
+    assert x_rgb[0, 0, c, c] > 2 and x_bgr[0, 2, c, c] > 2 and x_bgr[0, 0, c, c] < 0
+
+
+def test_json_record_has_the_documented_fields(ckpt):
+    res = Predictor(ckpt)(np.zeros((40, 30, 3), np.uint8))
+    rec = res.to_json()
+    assert set(rec) == {"image", "width", "height", "skeleton", "joints", "people"}
+    assert rec["skeleton"] == "mpii16" and len(rec["joints"]) == 16
+    assert len(rec["people"][0]["keypoints"]) == 16 and len(rec["people"][0]["keypoints"][0]) == 3
+
+
+def test_predict_one_call(ckpt):
+    from hpe_utils.predictor import predict
+
+    assert predict(np.zeros((40, 30, 3), np.uint8), weights=str(ckpt)).people[0].keypoints.shape == (16, 2)

@@ -1,0 +1,85 @@
+"""Drawing and figures: skeletons land on the joints, hidden joints stay hidden, figures are labelled."""
+import numpy as np
+import pytest
+
+from hpe_utils.metrics import pck
+from hpe_utils.skeletons import MPII16
+from hpe_utils.viz import (
+    draw_people, draw_skeleton, plot_heatmap_grid, plot_heatmap_overlay, plot_keypoints, plot_loss_curve,
+    plot_per_joint, plot_side_by_side,
+)
+
+
+def _pose():
+    kp = np.array([[40, 180], [45, 140], [50, 100], [70, 100], [75, 140], [80, 180], [60, 100], [60, 60],
+                   [60, 50], [60, 30], [20, 100], [30, 80], [45, 60], [75, 60], [90, 80], [100, 100]], np.float32)
+    return kp, np.ones(16, np.float32)
+
+
+def test_limbs_are_drawn_between_joints_in_their_part_colour():
+    img = np.zeros((200, 120, 3), np.uint8)
+    kp, sc = _pose()
+    out = draw_skeleton(img, kp, sc, "mpii16")
+    # midpoint of r_knee -> r_ankle limb is painted with the right-side colour
+    mid = ((kp[0] + kp[1]) / 2).round().astype(int)
+    assert tuple(out[mid[1], mid[0]]) == MPII16.limb_colours()[0]
+    assert img.sum() == 0  # input untouched
+
+
+def test_joints_below_threshold_and_their_limbs_are_hidden():
+    img = np.zeros((200, 120, 3), np.uint8)
+    kp, sc = _pose()
+    sc[0] = 0.1  # r_ankle hidden
+    out = draw_skeleton(img, kp, sc, MPII16, threshold=0.3)
+    x, y = kp[0].astype(int)
+    assert out[y - 2:y + 3, x - 2:x + 3].sum() == 0
+    mid = ((kp[0] + kp[1]) / 2).round().astype(int)
+    assert out[mid[1], mid[0]].sum() == 0
+
+
+def test_non_finite_points_are_skipped_and_wrong_shapes_raise():
+    img = np.zeros((50, 50, 3), np.uint8)
+    kp, sc = _pose()
+    kp[3] = np.nan
+    draw_skeleton(img, kp, sc, "mpii16")
+    with pytest.raises(ValueError, match="16, 2"):
+        draw_skeleton(img, kp[:10], sc[:10], "mpii16")
+
+
+def test_draw_people_draws_everyone_on_one_copy():
+    img = np.zeros((200, 240, 3), np.uint8)
+    kp, sc = _pose()
+    out = draw_people(img, [(kp, sc), (kp + [120, 0], sc)], "mpii16")
+    assert out[:, :120].sum() > 0 and out[:, 120:].sum() > 0 and img.sum() == 0
+
+
+def _labelled(ax):
+    return ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_every_figure_has_titles_and_axis_labels():
+    img = np.zeros((200, 120, 3), np.uint8)
+    kp, sc = _pose()
+    hm = np.random.default_rng(0).random((16, 32, 24)).astype(np.float32)
+    figs = [
+        plot_keypoints(img, kp, sc, "mpii16", title="t"),
+        plot_heatmap_overlay(np.zeros((128, 96, 3), np.uint8), hm),
+        plot_side_by_side([img, img], ["a", "b"], "both"),
+        plot_per_joint(pck(kp[None], kp[None], sc[None], np.array([10.0]), joints=MPII16.joints)),
+        plot_loss_curve([{"epoch": 1, "train_loss": 0.1, "val_pck@0.2": 0.2}, {"epoch": 2, "train_loss": 0.05, "val_pck@0.2": 0.4}]),
+    ]
+    for fig in figs:
+        data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and (ax.get_images() or ax.lines or ax.patches)]
+        assert data_axes and all(ax.get_ylabel() for ax in data_axes)  # twin axes share the x label and title
+        titled = [ax for ax in data_axes if ax.get_title()]
+        assert titled and all(_labelled(ax) for ax in titled)
+
+
+def test_heatmap_grid_has_one_named_panel_per_joint():
+    hm = np.random.default_rng(0).random((16, 32, 24)).astype(np.float32)
+    fig = plot_heatmap_grid(hm, "mpii16")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_images()]
+    assert titles == list(MPII16.joints)
+    assert fig.get_suptitle()
+    with pytest.raises(ValueError):
+        plot_heatmap_grid(hm[:3], "mpii16")

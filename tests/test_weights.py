@@ -1,0 +1,175 @@
+"""Checkpoint loading: every released layout loads strictly and predicts like the network that saved it."""
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from hpe_utils.model import PoseResNet
+from hpe_utils.skeletons import get_skeleton
+from hpe_utils.weights import (
+    REGISTRY, WeightsEntry, WeightsError, describe_weights_table, infer_config, load_weights, save_checkpoint,
+)
+from reference_impl import reference_model
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return reference_model(18, 16)
+
+
+def _layouts(sd):
+    plain = dict(sd)
+    return {
+        "plain": plain,
+        "state_dict_module": {"state_dict": {f"module.{k}": v for k, v in plain.items()}, "epoch": 140},
+        "mmpose_v1": {"meta": {"mmpose_version": "1.0.0"}, "state_dict": {
+            (f"backbone.{k}" if k.startswith(("conv1", "bn1", "layer")) else f"head.{k}"): v for k, v in plain.items()}},
+        "mmpose_v0": {"meta": {}, "state_dict": {
+            (f"backbone.{k}" if k.startswith(("conv1", "bn1", "layer")) else f"keypoint_head.{k}"): v for k, v in plain.items()}},
+        "no_num_batches_tracked": {k: v for k, v in plain.items() if not k.endswith("num_batches_tracked")},
+    }
+
+
+@pytest.mark.parametrize("layout", ["plain", "state_dict_module", "mmpose_v1", "mmpose_v0", "no_num_batches_tracked"])
+def test_every_released_layout_loads_strictly_and_gives_the_same_heatmaps(tmp_path, ref, layout):
+    path = tmp_path / f"{layout}.pth"
+    torch.save(_layouts(ref.state_dict())[layout], path)
+    lw = load_weights(path)
+    assert lw.config.depth == 18 and lw.config.num_joints == 16
+    assert lw.config.deconv_filters == (256, 256, 256) and lw.config.deconv_kernels == (4, 4, 4)
+    assert lw.skeleton.name == "mpii16" and lw.input_size == (256, 256) and lw.color_order == "rgb"
+    x = torch.randn(2, 3, 128, 96)
+    with torch.no_grad():
+        diff = (lw.model(x) - ref(x)).abs().max().item()
+    assert diff < 1e-4
+
+
+def test_bottleneck_checkpoint_is_inferred_as_resnet50(tmp_path):
+    m = PoseResNet(depth=50, num_joints=17)
+    torch.save({"state_dict": m.state_dict()}, tmp_path / "r50.pth")
+    lw = load_weights(tmp_path / "r50.pth")
+    assert lw.config.depth == 50 and lw.skeleton.name == "coco17" and lw.input_size == (192, 256)
+
+
+def test_overrides_for_bare_checkpoints(tmp_path, ref):
+    torch.save(ref.state_dict(), tmp_path / "m.pth")
+    lw = load_weights(tmp_path / "m.pth", input_size=(192, 256), color_order="bgr")
+    assert lw.input_size == (192, 256) and lw.color_order == "bgr"
+    with pytest.raises(WeightsError, match="17 joints|16 joints"):
+        load_weights(tmp_path / "m.pth", skeleton="coco17")
+
+
+def test_wrong_shapes_are_reported_with_both_shapes(tmp_path, ref):
+    sd = dict(ref.state_dict())
+    sd["layer1.0.conv1.weight"] = torch.zeros(64, 64, 1, 1)
+    torch.save(sd, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match=r"layer1\.0\.conv1\.weight: checkpoint \(64, 64, 1, 1\) vs model \(64, 64, 3, 3\)"):
+        load_weights(tmp_path / "bad.pth")
+
+
+def test_missing_and_unexpected_keys_are_listed(tmp_path, ref):
+    sd = dict(ref.state_dict())
+    del sd["layer2.1.bn2.weight"]
+    sd["extra_head.weight"] = torch.zeros(3)
+    torch.save(sd, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError) as info:
+        load_weights(tmp_path / "bad.pth")
+    msg = str(info.value)
+    assert "missing keys (1): layer2.1.bn2.weight" in msg and "unexpected keys (1): extra_head.weight" in msg
+
+
+@pytest.mark.parametrize("content", [b"hello, not a checkpoint", bytes(range(256)) * 10, b""])
+def test_non_checkpoint_files_are_refused(tmp_path, content):
+    p = tmp_path / "x.pth"
+    p.write_bytes(content)
+    with pytest.raises(WeightsError, match="x.pth"):
+        load_weights(p)
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("pickle code ran",))
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path, capsys):
+    p = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "payload": Payload()}, p)
+    with pytest.raises(WeightsError, match="not a loadable PyTorch checkpoint"):
+        load_weights(p)
+    assert "pickle code ran" not in capsys.readouterr().out
+
+
+def test_state_dict_that_is_not_a_pose_resnet_is_refused(tmp_path):
+    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "fc.pth")
+    with pytest.raises(WeightsError, match="not a ResNet pose checkpoint"):
+        load_weights(tmp_path / "fc.pth")
+
+
+def test_missing_default_weights_say_how_to_get_them(tmp_path, monkeypatch):
+    entry = WeightsEntry(**{**REGISTRY["default"].__dict__, "local_path": "weights/does_not_exist.pt"})
+    with pytest.raises(WeightsError, match=r"hpe train.*--weights"):
+        load_weights(entry)
+    with pytest.raises(WeightsError, match="no such file"):
+        load_weights(tmp_path / "nothing.pt")
+
+
+def test_manual_only_entries_explain_the_manual_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPE_CACHE_DIR", str(tmp_path))
+    with pytest.raises(WeightsError, match=r"Google Drive.*pose_resnet_50_256x192\.pth\.tar"):
+        load_weights("msra_coco_r50_256x192")
+
+
+def test_our_format_round_trips_fp16_storage_to_fp32(tmp_path):
+    torch.manual_seed(0)
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(64, 64), deconv_kernels=(4, 4)).eval()
+    p = save_checkpoint(m, tmp_path / "mine.pt", skeleton="mpii16", input_size=(128, 128), meta={"val": 0.5})
+    raw = torch.load(p, map_location="cpu", weights_only=True)
+    assert raw["state_dict"]["conv1.weight"].dtype == torch.float16
+    lw = load_weights(p)
+    assert lw.config == m.config and lw.input_size == (128, 128) and lw.meta == {"val": 0.5}
+    assert next(lw.model.parameters()).dtype == torch.float32
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert (lw.model(x) - m(x)).abs().max().item() < 1e-2
+    with pytest.raises(FileExistsError):
+        save_checkpoint(m, p, skeleton="mpii16", input_size=(128, 128))
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_registry_entries_are_consistent():
+    for e in REGISTRY.values():
+        get_skeleton(e.skeleton)
+        assert e.color_order in ("rgb", "bgr")
+        if e.key_format == "original":
+            assert e.color_order == "bgr" and e.manual_download and not e.urls
+        if e.key_format.startswith("mmpose"):
+            assert e.color_order == "rgb"
+            digits = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", e.urls[0]).group(1)
+            assert e.sha256 == digits
+    assert len([e for e in REGISTRY.values() if e.key_format == "original"]) == 6
+    assert "mmpose_coco_r50_256x192" in describe_weights_table()
+
+
+def test_infer_config_reads_head_options():
+    m = PoseResNet(depth=34, num_joints=14, deconv_filters=(128, 64), deconv_kernels=(3, 2), final_kernel=3)
+    assert infer_config(m.state_dict()) == m.config
+
+
+def test_every_torch_load_in_the_code_uses_weights_only():
+    calls = []
+    for folder in ("hpe_utils", "tests", "bench"):
+        for f in (REPO / folder).rglob("*.py"):
+            text = f.read_text()
+            for m in re.finditer(r"torch\.load\(", text):
+                depth, i = 1, m.end()
+                while depth and i < len(text):
+                    depth += {"(": 1, ")": -1}.get(text[i], 0)
+                    i += 1
+                calls.append((f.name, text[m.start():i]))
+    assert calls, "expected to find torch.load calls"
+    bad = [c for c in calls if "weights_only=True" not in c[1]]
+    assert not bad, f"torch.load without weights_only=True: {bad}"
