@@ -44,7 +44,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
-                              progress=not args.quiet)
+                              color_order=args.color_order, progress=not args.quiet)
     except (WeightsError, FileNotFoundError, ValueError) as e:
         _err(str(e))
         return 2
@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", help="write one record per image to this file")
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
     pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
+    pr.add_argument("--color-order", choices=["rgb", "bgr"], help="input colour order of a bare checkpoint (default: rgb)")
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     pr.add_argument("-q", "--quiet", action="store_true")
