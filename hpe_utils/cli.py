@@ -44,7 +44,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
-                              color_order=args.color_order, progress=not args.quiet)
+                              color_order=args.color_order, backend=args.backend, progress=not args.quiet)
     except (WeightsError, FileNotFoundError, ValueError) as e:
         _err(str(e))
         return 2
@@ -195,6 +195,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ export
+
+def default_calibration_images() -> list[str]:
+    """The real images shipped in data/ (the demo image and data/samples)."""
+    from .download import repo_root
+
+    data = repo_root() / "data"
+    return [str(p) for p in sorted(data.glob("*.webp")) + sorted((data / "samples").glob("*.jpg"))]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+    from .images import ImageError
+    from .weights import WeightsError
+
+    images = args.images or default_calibration_images()
+    if not images:
+        _err("no calibration images: pass --images IMG ...")
+        return 2
+    try:
+        report = export(args.weights, args.format, args.out, images, overwrite=args.overwrite,
+                        log=(lambda _m: None) if args.quiet else print)
+    except (WeightsError, FileExistsError, ImageError, ValueError) as e:
+        _err(str(e))
+        return 2
+    except RuntimeError as e:
+        _err(str(e))
+        return 1
+    if not args.quiet:
+        print(f"wrote {args.out}")
+    return 0 if report.ok else 1
+
+
+# ------------------------------------------------------------------ serve
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import Limits, serve
+    from .weights import WeightsError
+
+    try:
+        serve(args.host, args.port, weights=args.weights, backend=args.backend, device=args.device,
+              limits=Limits(int(args.max_upload_mb * 1024 * 1024), int(args.max_megapixels * 1e6)), concurrency=args.concurrency)
+    except WeightsError as e:
+        _err(str(e))
+        return 2
+    return 0
+
+
 # ------------------------------------------------------------------ main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
     pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
     pr.add_argument("--color-order", choices=["rgb", "bgr"], help="input colour order of a bare checkpoint (default: rgb)")
+    pr.add_argument("--backend", choices=["torch", "torchscript", "onnx", "onnx-int8"],
+                    help="engine; exported files (.onnx, .torchscript) pick theirs from the suffix")
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     pr.add_argument("-q", "--quiet", action="store_true")
@@ -226,6 +276,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="JSON file with training options; flags override it")
     _add_config_flags(t)
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export", help="export to TorchScript / ONNX / int8 ONNX, verified against PyTorch first")
+    x.add_argument("--format", required=True, choices=["torchscript", "onnx", "onnx-int8"])
+    x.add_argument("--weights", default="default")
+    x.add_argument("--out", required=True, help="output file (.torchscript or .onnx)")
+    x.add_argument("--images", nargs="+", help="real images for calibration and the parity check (default: data/)")
+    x.add_argument("--overwrite", action="store_true")
+    x.add_argument("-q", "--quiet", action="store_true")
+    x.set_defaults(func=cmd_export)
+
+    sv = sub.add_parser("serve", help="REST API + web page (FastAPI/uvicorn)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--weights", default="default")
+    sv.add_argument("--backend", choices=["torch", "torchscript", "onnx", "onnx-int8"])
+    sv.add_argument("--device", default="cpu")
+    sv.add_argument("--max-upload-mb", type=float, default=10.0)
+    sv.add_argument("--max-megapixels", type=float, default=40.0)
+    sv.add_argument("--concurrency", type=int, default=2, help="inferences running at once")
+    sv.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("eval", help="evaluate weights on a dataset (PCK, PCKh, COCO AP)")
     e.add_argument("--weights", default="default")

@@ -24,3 +24,11 @@ def flip_test(model: torch.nn.Module, images: torch.Tensor, flip_perm: np.ndarra
     out = model(both).float()
     n = images.shape[0]
     return (out[:n] + flip_back(out[n:], flip_perm, shift)) * 0.5
+
+
+def flip_back_numpy(heatmaps: np.ndarray, flip_perm: np.ndarray | list[int], shift: bool = True) -> np.ndarray:
+    """Numpy twin of :func:`flip_back` for the exported-model backends (same mirror, swap and shift)."""
+    out = heatmaps[:, list(np.asarray(flip_perm)), :, ::-1]
+    if shift:
+        out = np.concatenate([out[..., :1], out[..., :-1]], axis=3)
+    return np.ascontiguousarray(out)

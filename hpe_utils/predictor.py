@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from .codec import HeatmapCodec
-from .flip import flip_back
+from .flip import flip_back_numpy
 from .images import read_image
 from .skeletons import Skeleton
 from .transforms import box_to_center_scale, crop, heatmap_to_image, normalize, whole_image_box
@@ -64,41 +64,53 @@ def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, 
 class Predictor:
     """Loads weights once and predicts keypoints for any image and optional person boxes.
 
-    ``backend`` names the engine that runs the network ("torch" is plain PyTorch); pre- and
-    post-processing are numpy and shared by every backend.
+    ``weights`` is a registry name, a checkpoint path or URL, a :class:`~hpe_utils.weights.LoadedWeights`,
+    or an exported model (``.onnx``, ``.torchscript``); ``backend`` names the engine ("torch",
+    "torchscript", "onnx", "onnx-int8"; by default PyTorch, or what the exported file's suffix says).
+    Pre- and post-processing are numpy and shared by every backend.
     """
 
     def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
                  flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
-                 skeleton: str | None = None, color_order: str | None = None, progress: bool = True) -> None:
+                 skeleton: str | None = None, color_order: str | None = None, backend: str | None = None,
+                 progress: bool = True) -> None:
+        from .backends import TorchBackend, exported_kind, open_exported
+        from .skeletons import get_skeleton
         from .weights import LoadedWeights, load_weights
 
         self.device = torch.device(device)
-        loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
-            weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
-            progress=progress)
-        self.weights = loaded
-        self.model = loaded.model.to(self.device).eval()
-        self.skeleton: Skeleton = loaded.skeleton
-        self.input_size: tuple[int, int] = tuple(loaded.input_size)  # type: ignore[assignment]
-        self.color_order: str = loaded.color_order
+        self.weights: LoadedWeights | None = None
+        self.model: torch.nn.Module | None = None
+        kind = None if isinstance(weights, LoadedWeights) else exported_kind(weights, backend)
+        if kind is not None:
+            self.backend, meta = open_exported(weights, kind, self.device)
+            sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
+        else:
+            if backend not in (None, "torch"):
+                raise ValueError(f"backend {backend!r} needs an exported model file (hpe export); "
+                                 "a checkpoint runs with backend='torch'")
+            loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
+                weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
+                progress=progress)
+            self.weights = loaded
+            self.model = loaded.model.to(self.device).eval()
+            self.backend = TorchBackend(self.model, self.device)
+            sk_name, size, order = loaded.skeleton.name, loaded.input_size, loaded.color_order
+        self.skeleton: Skeleton = get_skeleton(skeleton or sk_name)
+        self.input_size: tuple[int, int] = tuple(int(v) for v in (input_size or size))  # type: ignore[assignment]
+        self.color_order: str = color_order or order
         self.flip = flip
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.input_size)
         self._flip_perm = self.skeleton.flip_permutation()
-        self.run_model: Callable[[np.ndarray], np.ndarray] = self._run_torch
 
-    @torch.no_grad()
-    def _run_torch(self, x: np.ndarray) -> np.ndarray:
+    def run_model(self, x: np.ndarray) -> np.ndarray:
         """Normalised crops (N, 3, H, W) -> heatmaps (N, K, h, w), with the flip test when enabled."""
-        t = torch.from_numpy(x).to(self.device)
-        if self.flip:
-            both = self.model(torch.cat([t, torch.flip(t, dims=[3])])).float()
-            n = t.shape[0]
-            hm = (both[:n] + flip_back(both[n:], self._flip_perm)) * 0.5
-        else:
-            hm = self.model(t).float()
-        return hm.cpu().numpy()
+        if not self.flip:
+            return self.backend(x)
+        n = x.shape[0]
+        both = self.backend(np.concatenate([x, np.ascontiguousarray(x[..., ::-1])]))
+        return (both[:n] + flip_back_numpy(both[n:], self._flip_perm)) * 0.5
 
     def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2))."""

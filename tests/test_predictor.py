@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from hpe_utils.backends import TorchBackend
 from hpe_utils.model import PoseResNet
 from hpe_utils.predictor import Predictor
 from hpe_utils.transforms import box_to_center_scale, get_affine_transform
@@ -42,7 +43,7 @@ def test_whole_image_is_the_box_when_none_is_given(ckpt):
 
 def test_keypoints_are_mapped_back_to_image_pixels(ckpt):
     p = Predictor(ckpt, flip=False)
-    p.model = PeakAt(16).eval()
+    p.backend = TorchBackend(PeakAt(16), p.device)
     img = np.zeros((300, 400, 3), np.uint8)
     img[118:126, 250:258] = 255  # bright 8x8 patch centred near (253.5, 121.5)
     res = p(img, boxes=[[200, 50, 120, 150]])

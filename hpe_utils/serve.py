@@ -1,0 +1,262 @@
+"""Serving: a FastAPI app (``hpe serve``) with a web page, and an AWS Lambda handler, sharing one core.
+
+Both take an image (multipart field ``image`` or a raw body), optional ``boxes`` (JSON list of
+[x, y, w, h]) and ``format=png`` for an overlay instead of JSON. Client mistakes get 400/413/415 with
+``{"error": "…"}``; nothing a client sends produces a 5xx.
+"""
+# No `from __future__ import annotations` here: FastAPI reads the route functions' annotations at run time,
+# and Request is imported inside create_app.
+import base64
+import json
+import os
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Sequence
+
+import numpy as np
+
+from .images import DEFAULT_MAX_PIXELS, ImageError, encode_png, read_image
+
+DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024  # 10 MB
+
+
+class ClientError(Exception):
+    """A request we refuse: carries the HTTP status and a one-line reason for ``{"error": …}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload: int = DEFAULT_MAX_UPLOAD
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def parse_boxes(text: str | None) -> list[list[float]] | None:
+    """``boxes`` parameter: a JSON list of [x, y, w, h] (or one box); None when absent or empty."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        boxes = json.loads(text)
+    except (ValueError, TypeError):
+        raise ClientError(400, "boxes must be JSON: a list of [x, y, w, h]") from None
+    if isinstance(boxes, list) and boxes and all(isinstance(v, (int, float)) for v in boxes):
+        boxes = [boxes]
+    if not (isinstance(boxes, list) and len(boxes) <= 100 and all(
+            isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                        and np.isfinite(v) for v in b) and b[2] > 0 and b[3] > 0
+            for b in boxes)):
+        raise ClientError(400, "boxes must be a list of at most 100 [x, y, w, h] with finite numbers and w, h > 0")
+    return boxes or None
+
+
+def image_from_multipart(body: bytes, content_type: str) -> tuple[bytes, dict[str, str]]:
+    """The ``image`` part and the plain form fields of a multipart/form-data body (stdlib parser)."""
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body)
+    if not msg.is_multipart():
+        raise ClientError(400, "malformed multipart body")
+    image: bytes | None = None
+    fields: dict[str, str] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "image":
+            image = payload
+        elif name:
+            fields[str(name)] = payload.decode("utf-8", "replace")
+    if image is None:
+        raise ClientError(400, "multipart body has no 'image' field")
+    return image, fields
+
+
+def decode_upload(data: bytes, limits: Limits) -> np.ndarray:
+    """Bytes -> RGB image, mapping every failure to the right client status."""
+    if not data:
+        raise ClientError(400, "empty upload: send an image file")
+    if len(data) > limits.max_upload:
+        raise ClientError(413, f"upload is {len(data) / 1e6:.1f} MB, over the {limits.max_upload / 1e6:g} MB limit")
+    try:
+        return read_image(data, max_pixels=limits.max_pixels, name="upload")
+    except ImageError as e:
+        msg = str(e)
+        if "MP limit" in msg or "too large" in msg:
+            raise ClientError(413, msg) from None
+        if "unrecognised format" in msg:
+            raise ClientError(415, msg + "; send JPEG, PNG, WebP, BMP or TIFF") from None
+        raise ClientError(400, msg) from None
+
+
+def run_prediction(predictor: Any, data: bytes, boxes: Sequence[Sequence[float]] | None, fmt: str, threshold: float,
+                   limits: Limits, name: str | None = None) -> tuple[str, bytes]:
+    """The shared core: (media type, body) for a JSON record or a PNG overlay."""
+    from .viz import draw_people
+
+    if fmt not in ("json", "png"):
+        raise ClientError(400, "format must be json or png")
+    if not (0.0 <= threshold <= 1.0):
+        raise ClientError(400, "threshold must be between 0 and 1")
+    rgb = decode_upload(data, limits)
+    try:
+        result = predictor(rgb, boxes)
+    except ValueError as e:  # boxes the predictor refuses
+        raise ClientError(400, str(e)) from None
+    result.image = name
+    if fmt == "png":
+        drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, threshold)
+        return "image/png", encode_png(drawn)
+    return "application/json", json.dumps(result.to_json()).encode()
+
+
+def skeleton_info(predictor: Any) -> dict[str, Any]:
+    """What the web page needs to draw: joint names, limbs and their colours."""
+    sk = predictor.skeleton
+    return {"name": sk.name, "joints": list(sk.joints), "limbs": [list(l) for l in sk.limbs],
+            "limb_colours": ["#%02x%02x%02x" % c for c in sk.limb_colours()],
+            "joint_colours": ["#%02x%02x%02x" % c for c in sk.joint_colours()]}
+
+
+# ------------------------------------------------------------------ FastAPI
+
+def create_app(weights: str = "default", *, backend: str | None = None, device: str = "cpu", limits: Limits = Limits(),
+               concurrency: int = 2, predictor: Any = None) -> Any:
+    """The REST API. The model is loaded once here; inference runs in worker threads, ``concurrency`` at a time."""
+    import anyio
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from .predictor import Predictor
+
+    pred = predictor or Predictor(weights, backend=backend, device=device, progress=False)
+    limiter = anyio.CapacityLimiter(concurrency)
+    app = FastAPI(title="hpe-workbook pose API", version="0.1.0",
+                  description="Simple Baselines 2D human pose estimation. POST an image to /predict.")
+
+    @app.exception_handler(ClientError)
+    async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        return JSONResponse({"error": f"bad request: {first.get('msg', 'invalid parameters')} "
+                                      f"({'.'.join(str(p) for p in first.get('loc', []))})"}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(resources.files("hpe_utils").joinpath("static/index.html").read_text(encoding="utf-8"))
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness plus what is being served."""
+        return {"status": "ok", "skeleton": pred.skeleton.name, "input_size": list(pred.input_size),
+                "backend": pred.backend.name, "flip_test": pred.flip,
+                "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels}}
+
+    @app.get("/skeleton")
+    async def skeleton() -> dict[str, Any]:
+        """Joint names, limbs and colours, for drawing the result."""
+        return skeleton_info(pred)
+
+    @app.post("/predict", responses={200: {"content": {"application/json": {}, "image/png": {}}},
+                                     400: {"description": "bad input"}, 413: {"description": "too large"},
+                                     415: {"description": "not an image"}})
+    async def predict(request: Request, format: str = "json", boxes: str | None = None, threshold: float = 0.3) -> Response:
+        """Multipart field ``image`` or a raw image body -> the ``hpe predict --json`` record (or a PNG overlay)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limits.max_upload + 64 * 1024:
+            raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.max_upload + 64 * 1024:  # multipart framing gets a little slack
+                raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            data, fields = image_from_multipart(bytes(body), ctype)
+            boxes = boxes or fields.get("boxes")
+        else:
+            data = bytes(body)
+        parsed = parse_boxes(boxes)
+        media, out = await anyio.to_thread.run_sync(
+            lambda: run_prediction(pred, data, parsed, format, threshold, limits), limiter=limiter)
+        return Response(out, media_type=media)
+
+    app.state.predictor = pred
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
+    """Run the API with uvicorn (``hpe serve``)."""
+    import uvicorn
+
+    uvicorn.run(create_app(**kwargs), host=host, port=port, log_level="info")
+
+
+# ------------------------------------------------------------------ AWS Lambda
+
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type"}
+
+
+@lru_cache(maxsize=1)
+def _lambda_predictor() -> Any:
+    """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default')."""
+    from .predictor import Predictor
+
+    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), backend=os.environ.get("HPE_BACKEND") or None,
+                     progress=False)
+
+
+def _lambda_response(status: int, body: bytes | str, media: str = "application/json") -> dict[str, Any]:
+    if media == "image/png":
+        return {"statusCode": status, "headers": {**CORS_HEADERS, "Content-Type": media},
+                "body": base64.b64encode(body if isinstance(body, bytes) else body.encode()).decode(), "isBase64Encoded": True}
+    return {"statusCode": status, "headers": {**CORS_HEADERS, "Content-Type": media},
+            "body": body.decode() if isinstance(body, bytes) else body, "isBase64Encoded": False}
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any = None, limits: Limits = Limits()) -> dict[str, Any]:
+    """API Gateway proxy events (REST v1 and HTTP v2) -> the same JSON/PNG and error codes as the REST API."""
+    try:
+        if not isinstance(event, dict):
+            raise ClientError(400, "event must be an API Gateway proxy event")
+        method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get("method", "POST")
+        if method == "OPTIONS":
+            return {"statusCode": 204, "headers": CORS_HEADERS, "body": ""}
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        query = event.get("queryStringParameters") or {}
+        raw = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (ValueError, TypeError):
+                raise ClientError(400, "body is not valid base64") from None
+        else:
+            data = raw.encode("latin-1", "replace") if isinstance(raw, str) else bytes(raw)
+        if len(data) > limits.max_upload + 64 * 1024:
+            raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
+        ctype = headers.get("content-type", "")
+        boxes = query.get("boxes")
+        if ctype.startswith("multipart/form-data"):
+            data, fields = image_from_multipart(data, ctype)
+            boxes = boxes or fields.get("boxes")
+        try:
+            threshold = float(query.get("threshold", 0.3))
+        except ValueError:
+            raise ClientError(400, "threshold must be a number") from None
+        pred = predictor or _lambda_predictor()
+        media, out = run_prediction(pred, data, parse_boxes(boxes), query.get("format", "json"), threshold, limits)
+        return _lambda_response(200, out, media)
+    except ClientError as e:
+        return _lambda_response(e.status, json.dumps({"error": e.message}))
