@@ -64,13 +64,17 @@ class OnnxBackend:
         return self.session.run(None, {self.input: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
-def exported_kind(path: str | os.PathLike, backend: str | None = None) -> str | None:
-    """'onnx' or 'torchscript' when ``path`` is an exported model file (by ``backend`` or suffix), else None."""
-    if backend in ("onnx", "onnx-int8"):
-        return "onnx"
-    if backend == "torchscript":
-        return "torchscript"
-    return EXPORTED_SUFFIXES.get(Path(str(path)).suffix.lower())
+def exported_kind(path: Any, backend: str | None = None) -> str | None:
+    """'onnx' or 'torchscript' when ``path`` is an exported model file (by its suffix), else None.
+
+    Asking for an exported-model backend with a checkpoint is a mistake worth a clear error.
+    """
+    kind = EXPORTED_SUFFIXES.get(Path(str(path)).suffix.lower()) if isinstance(path, (str, os.PathLike)) else None
+    wanted = {"onnx": "onnx", "onnx-int8": "onnx", "torchscript": "torchscript"}.get(backend or "")
+    if wanted and kind != wanted:
+        raise ValueError(f"backend {backend!r} needs an exported model file ({'.onnx' if wanted == 'onnx' else '.torchscript'}; "
+                         f"make one with `hpe export`), got {path}; a checkpoint runs with backend='torch'")
+    return kind
 
 
 def open_exported(path: str | os.PathLike, kind: str, device: torch.device) -> tuple[Any, dict[str, Any]]:

@@ -88,6 +88,8 @@ def trace_torchscript(model: torch.nn.Module, example: torch.Tensor) -> torch.ji
 def export_program(model: torch.nn.Module, example: torch.Tensor) -> Any:
     """The current path: ``torch.export`` with a dynamic batch dimension (PyTorch >= 2.11 recommends it)."""
     batch = torch.export.Dim("batch", min=1, max=256)
+    if example.shape[0] == 1:  # a batch-1 example would be specialised to a constant batch size
+        example = torch.cat([example, example])
     return torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
 
 
@@ -107,7 +109,17 @@ def export_onnx_model(model: torch.nn.Module, example: torch.Tensor, path: Path,
     torch.onnx.export(model.eval(), (example,), str(path), input_names=["images"], output_names=["heatmaps"],
                       dynamic_axes={"images": {0: "batch"}, "heatmaps": {0: "batch"}}, opset_version=opset,
                       dynamo=False)
+    set_onnx_metadata(path, meta)
+
+
+def set_onnx_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """Store our metadata in the file, replacing any earlier copy (quantization carries the fp32 one over)."""
+    import onnx
+
     m = onnx.load(str(path))
+    keep = [p for p in m.metadata_props if p.key != META_KEY]
+    del m.metadata_props[:]
+    m.metadata_props.extend(keep)
     entry = m.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(meta)
     onnx.save(m, str(path))
@@ -215,12 +227,7 @@ def export(weights: str | os.PathLike | Any, fmt: str, out: str | os.PathLike, i
                 candidate = fp32
             else:
                 quantize_onnx_int8(fp32, candidate, x)
-                import onnx
-
-                m = onnx.load(str(candidate))
-                entry = m.metadata_props.add()
-                entry.key, entry.value = META_KEY, json.dumps({**meta, "quantized": "int8 static QDQ"})
-                onnx.save(m, str(candidate))
+                set_onnx_metadata(candidate, {**meta, "quantized": "int8 static QDQ"})
             got = onnx_session(candidate).run(None, {"images": x})[0]
         report = compare_heatmaps(ref, got, fmt, tol_abs, tol_moved)
         log(str(report))

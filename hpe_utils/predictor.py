@@ -86,9 +86,6 @@ class Predictor:
             self.backend, meta = open_exported(weights, kind, self.device)
             sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
         else:
-            if backend not in (None, "torch"):
-                raise ValueError(f"backend {backend!r} needs an exported model file (hpe export); "
-                                 "a checkpoint runs with backend='torch'")
             loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
                 weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
                 progress=progress)
