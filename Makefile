@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= notebooks,serve,export,eval,dev
 
-.PHONY: setup setup-browser demo test test-fast clean
+.PHONY: setup setup-browser demo test test-fast notebooks clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -20,11 +20,17 @@ demo: setup
 	$(PYTHON) -m hpe_utils.cli predict data/messi_kick.webp --out out --json out/messi_kick.json --overwrite
 	@echo "open out/messi_kick_pose.png"
 
+# unit tests and every notebook through nbval (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
+# HPE_OFFLINE makes the notebooks' optional download cells skip
 test: setup setup-browser
-	$(PYTHON) -m pytest -q
+	HPE_OFFLINE=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
 
 test-fast: setup
-	$(PYTHON) -m pytest -q -m "not slow"
+	$(PYTHON) -m pytest -q -m "not slow" tests
+
+# re-create every notebook from its paired py:percent script and run it, storing the outputs
+notebooks: setup
+	cd notebooks && for f in 0*.py; do jupytext --to ipynb -q "$$f" && HPE_OFFLINE=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb"; done
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -20,8 +20,10 @@ class ChecksumError(WeightsError):
 
 
 def repo_root() -> Path:
-    """The checkout the package lives in (parent of ``hpe_utils/``)."""
-    return Path(__file__).resolve().parent.parent
+    """Where the project's data/ and weights/ are: $HPE_ROOT if set (e.g. a clone on Colab), else the
+    checkout the package lives in (parent of ``hpe_utils/``)."""
+    env = os.environ.get("HPE_ROOT")
+    return Path(env).expanduser().resolve() if env else Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:

@@ -129,6 +129,26 @@ class PoseResNet(nn.Module):
         return self.final_layer(self.deconv_layers(self.backbone(x)))
 
 
+def stage_shapes(model: PoseResNet, input_size: tuple[int, int]) -> list[tuple[str, tuple[int, ...]]]:
+    """Output shape after every stage of one forward pass at (width, height), for teaching and debugging."""
+    x = torch.zeros(1, 3, input_size[1], input_size[0])
+    out: list[tuple[str, tuple[int, ...]]] = [("input", tuple(x.shape))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        out.append(("stem (conv1 + maxpool)", tuple(x.shape)))
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = getattr(model, name)(x)
+            out.append((name, tuple(x.shape)))
+        for i in range(0, len(model.deconv_layers), 3):
+            x = model.deconv_layers[i + 2](model.deconv_layers[i + 1](model.deconv_layers[i](x)))
+            out.append((f"deconv {i // 3 + 1}", tuple(x.shape)))
+        out.append(("final_layer (heatmaps)", tuple(model.final_layer(x).shape)))
+    model.train(was_training)
+    return out
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -189,5 +209,5 @@ def fold_deconv_batchnorm(model: PoseResNet) -> nn.Module:
 
 __all__ = [
     "PoseResNet", "PoseResNetConfig", "RESNET_BLOCKS", "count_macs", "count_parameters",
-    "deconv_padding", "fold_deconv_batchnorm",
+    "deconv_padding", "fold_deconv_batchnorm", "stage_shapes",
 ]

@@ -1,0 +1,24 @@
+"""What every course notebook does after its Colab bootstrap: report versions, set figure defaults, find data/."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+
+def setup(dpi: int = 72) -> Path:
+    """Print the versions this run uses and return the project's ``data/`` folder.
+
+    ``dpi`` keeps stored outputs (and the repository) small; figures stay readable on screen.
+    """
+    import matplotlib
+    import numpy as np
+    import torch
+
+    from . import __version__
+    from .download import repo_root
+
+    matplotlib.rcParams["figure.dpi"] = dpi
+    device = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    print(f"hpe_utils {__version__}, torch {torch.__version__}, numpy {np.__version__}, "
+          f"python {platform.python_version()}, running on {device}")
+    return repo_root() / "data"

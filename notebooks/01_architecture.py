@@ -1,0 +1,111 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The architecture of Simple Baselines
+#
+# Xiao, Wu and Wei (ECCV 2018) showed that a plain network does well at 2D pose: take a ResNet, drop its
+# classifier, and grow the coarse features back to a fine map with **three stride-2 transposed
+# convolutions**, then a **1x1 convolution that outputs one heatmap per joint**. This notebook builds it
+# step by step with `hpe_utils.model.PoseResNet` and checks the numbers against the paper.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %% [markdown]
+# ## The model
+# ResNet-50 for COCO (17 joints) at the paper's input of 256x192 (height x width). `PoseResNet` reuses
+# torchvision's ResNet stages, so the parameter names are exactly those of the original release
+# (`conv1`, `layer1` … `layer4`, `deconv_layers`, `final_layer`).
+
+# %%
+from hpe_utils.model import PoseResNet, count_macs, count_parameters, stage_shapes
+
+model = PoseResNet(depth=50, num_joints=17).eval()
+print(model.config)
+
+# %% [markdown]
+# ## Shapes at every stage
+# The backbone halves the resolution five times (stride 32: 256x192 -> 8x6) while widening to 2048
+# channels (C5). Each deconvolution (kernel 4, stride 2, padding 1) doubles it again; three of them give
+# 64x48, one quarter of the input: the **output stride is 4**. Three is the paper's trade-off: each extra
+# doubling costs compute for little accuracy, and 1/4 resolution plus sub-pixel decoding is precise enough.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, shape in stage_shapes(model, (192, 256)):
+    print(f"{name:24s} {shape}")
+
+# %% [markdown]
+# ## Size and cost
+# The paper's table lists ResNet-50 at 256x192 with **34.0 M parameters** and 8.9 GFLOPs. We count
+# multiply-accumulates (MACs) of the convolutions; the paper's figure also counts the remaining layers
+# and its own conventions, so expect the same order of magnitude, not the same digits.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for depth in (18, 50, 101, 152):
+    m = PoseResNet(depth=depth, num_joints=17)
+    print(f"ResNet-{depth:<3d}  {count_parameters(m) / 1e6:5.1f} M parameters  {count_macs(m, (192, 256)) / 1e9:5.2f} G MACs")
+
+# %% [markdown]
+# ## Where the parameters are
+# Most of the weights sit in the backbone; the head is three deconvolutions of 256 filters and a tiny
+# 1x1 convolution (256 x 17 weights + 17 biases).
+
+# %%
+import matplotlib.pyplot as plt
+
+parts = {"backbone": sum(p.numel() for n, p in model.named_parameters() if not n.startswith(("deconv", "final"))),
+         "deconv head": sum(p.numel() for p in model.deconv_layers.parameters()),
+         "final 1x1 conv": sum(p.numel() for p in model.final_layer.parameters())}
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.barh(list(parts), [v / 1e6 for v in parts.values()], color=["#3a7bd5", "#ff8000", "#3cdc3c"])
+ax.set_title("PoseResNet-50 parameters by part")
+ax.set_xlabel("parameters (millions)")
+ax.set_ylabel("part")
+plt.show()
+
+# %% [markdown]
+# ## A forward pass
+# A batch of two 256x192 images gives two stacks of 17 heatmaps of 64x48. The head starts from the
+# paper's initialisation (weights ~ N(0, 0.001)), so an untrained network outputs values near zero.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with torch.no_grad():
+    heatmaps = model(torch.randn(2, 3, 256, 192))
+print(tuple(heatmaps.shape), "| |values| below 0.05:", bool(heatmaps.abs().max() < 0.05))
+
+# %% [markdown]
+# **Take-aways.** The whole method is a backbone, an upsampling head and a per-joint 1x1 classifier of
+# heatmap pixels. What makes it work is in the targets and the decoding — the next notebook.

@@ -1,0 +1,158 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Heatmap targets and decoding
+#
+# The network is not asked for coordinates. For each joint it must paint a **Gaussian blob** on a
+# low-resolution map, and the loss is the pixel-wise MSE to that target. One object,
+# `hpe_utils.codec.HeatmapCodec`, both *encodes* targets for training and *decodes* predictions, so the
+# two can never drift apart.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %% [markdown]
+# ## Encoding one joint
+# Input 256x192 -> heatmap 64x48 (stride 4). The Gaussian is centred on the joint's position divided by
+# 4 and **rounded to the nearest heatmap pixel**, drawn only within 3 sigma of it, with peak 1.
+# **sigma = 2** heatmap pixels at 256-pixel inputs (3 at 384): wide enough to give the network a gradient
+# from a few pixels away, narrow enough to pin the joint down.
+
+# %%
+import matplotlib.pyplot as plt
+
+from hpe_utils.codec import HeatmapCodec
+
+codec = HeatmapCodec(input_size=(192, 256))
+print("heatmap size (w, h):", codec.heatmap_size, "| sigma:", codec.sigma, "| stride:", codec.stride)
+keypoint = np.array([[101.0, 130.0]])  # (x, y) in input pixels
+target, weight = codec.encode(keypoint)
+fig, ax = plt.subplots(figsize=(4, 5))
+im = ax.imshow(target[0], cmap="magma")
+ax.plot(keypoint[0, 0] / 4, keypoint[0, 1] / 4, "c+", markersize=12, label="true position / 4")
+ax.set_title("Target heatmap for one joint")
+ax.set_xlabel("x (heatmap pixels)")
+ax.set_ylabel("y (heatmap pixels)")
+ax.legend(loc="lower left")
+fig.colorbar(im, ax=ax, shrink=0.7, label="target value")
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+peak = np.unravel_index(target[0].argmax(), target[0].shape)
+print("peak at (x, y) =", (int(peak[1]), int(peak[0])), "| 101/4 = 25.25 and 130/4 = 32.5 round to (25, 33)")
+print("non-zero window:", int((target[0] > 0).sum()), "pixels = (2*3*sigma + 1)^2 =", (2 * 3 * 2 + 1) ** 2)
+
+# %% [markdown]
+# ## Sigma
+# Larger sigma means softer targets. Simple Baselines uses 2 at 256x192 and 3 at 384x288.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+for ax, sigma in zip(axes, (1.0, 2.0, 3.0)):
+    t, _ = HeatmapCodec((192, 256), sigma=sigma).encode(keypoint)
+    ax.imshow(t[0, 20:46, 12:38], cmap="magma", extent=(12, 38, 46, 20))
+    ax.set_title(f"sigma = {sigma:g}")
+    ax.set_xlabel("x (heatmap pixels)")
+    ax.set_ylabel("y (heatmap pixels)")
+fig.suptitle("The same joint with three sigmas")
+plt.show()
+
+# %% [markdown]
+# ## Target weights
+# Every joint also gets a **target weight**: 1 when labelled and on the map, 0 otherwise. The loss
+# multiplies predictions and targets by it, so unlabelled joints teach nothing (and do not teach "no joint
+# here"). A joint whose whole 3-sigma window is off the map gets weight 0 too.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+kps = np.array([[100.0, 120.0], [50.0, 60.0], [-40.0, 100.0], [190.0, 250.0]])
+visible = np.array([1, 0, 1, 1])
+_, w = codec.encode(kps, visible)
+for k, v, wt in zip(kps, visible, w):
+    print(f"joint at {k.tolist()!s:16s} labelled={v}  ->  weight {wt:g}")
+
+# %% [markdown]
+# ## Decoding and the quarter-pixel step
+# Decoding takes the **argmax** of each heatmap, then moves **a quarter pixel towards the higher
+# neighbour** along x and along y: a cheap sub-pixel correction (the true peak lies between the maximum and
+# its larger neighbour). The score is the maximum value. Heatmap coordinates times the stride (4) give input
+# pixels.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+hm = np.zeros((1, 64, 48), np.float32)
+hm[0, 30, 20] = 1.0
+hm[0, 30, 21] = 0.7  # right neighbour higher than left -> +0.25 in x
+hm[0, 29, 20] = 0.6  # upper neighbour higher than lower -> -0.25 in y
+coords, scores = codec.decode(hm)
+print("decoded (x, y):", coords[0].tolist(), "score:", float(scores[0]))
+print("in input pixels:", codec.heatmap_to_input(coords)[0].tolist())
+
+# %% [markdown]
+# ## The round trip
+# Encode random joints, decode the targets: the error is what rounding to the heatmap grid costs (at
+# most half a heatmap pixel, 2 input pixels here). A trained network's heatmaps are smoother, which is
+# where the quarter step earns its keep.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rng = np.random.default_rng(0)
+true = np.stack([rng.uniform(10, 182, 500), rng.uniform(10, 246, 500)], axis=1)
+targets, _ = codec.encode(true)
+decoded, _ = codec.decode(targets)
+err = np.abs(codec.heatmap_to_input(decoded) - true)
+print(f"max error {err.max():.2f} input px, mean {err.mean():.2f} input px over 500 joints")
+
+# %% [markdown]
+# ## Explore
+# Move a joint and change sigma; the target is redrawn. (Widgets need a live kernel: on GitHub you see
+# only the last picture.)
+
+# %%
+import ipywidgets as widgets
+
+
+def show(x: float = 101.0, y: float = 130.0, sigma: float = 2.0) -> None:
+    t, w = HeatmapCodec((192, 256), sigma=sigma).encode(np.array([[x, y]]))
+    fig, ax = plt.subplots(figsize=(3.6, 4.4))
+    ax.imshow(t[0], cmap="magma", vmin=0, vmax=1)
+    ax.set_title(f"x={x:.0f}, y={y:.0f}, sigma={sigma:g}, weight={w[0]:g}")
+    ax.set_xlabel("x (heatmap pixels)")
+    ax.set_ylabel("y (heatmap pixels)")
+    plt.show()
+
+
+widgets.interact(show, x=widgets.FloatSlider(101, min=-30, max=220, step=1),
+                 y=widgets.FloatSlider(130, min=-30, max=290, step=1),
+                 sigma=widgets.FloatSlider(2, min=0.5, max=5, step=0.5));

@@ -1,0 +1,145 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Pretrained weights
+#
+# A checkpoint is only useful with its *recipe*: architecture, input size, skeleton — and the **colour
+# order** it was trained with. `hpe_utils.weights` keeps that in a registry, loads every released layout
+# strictly, and says exactly what does not fit when something is off.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %% [markdown]
+# ## The registry
+
+# %%
+from IPython.display import Markdown
+
+from hpe_utils.weights import REGISTRY, WeightsError, describe_weights_table, load_weights
+
+Markdown(describe_weights_table())
+
+# %% [markdown]
+# ## The embedded default, offline
+# `default` is this project's own checkpoint in `weights/`: no download needed. Our format stores the
+# architecture, skeleton, input size and colour order next to the (fp16) weights.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+default = load_weights("default")
+print(default.config)
+print("skeleton", default.skeleton.name, "| input (w, h)", default.input_size, "| colour order", default.color_order)
+
+# %% [markdown]
+# ## A released checkpoint (downloads on Colab, skipped offline)
+# mmpose's re-trained ResNet-50 for COCO is a direct download, verified by SHA-256 before use. Without
+# internet the cell says so and the notebook carries on.
+
+# %%
+if os.environ.get("CI") or os.environ.get("HPE_OFFLINE"):
+    print("offline run (CI / HPE_OFFLINE): download skipped")
+else:
+    try:
+        mmpose = load_weights("mmpose_coco_r50_256x192", progress=True)
+        print("loaded", mmpose.name, mmpose.config, mmpose.color_order)
+    except WeightsError as e:
+        print("skipped (offline?):", str(e).splitlines()[0][:160])
+
+# %% [markdown]
+# The six original MSRA checkpoints live on Google Drive/OneDrive only: the registry says how to get them.
+
+# %%
+try:
+    load_weights("msra_mpii_r50_256x256", download=False)
+except WeightsError as e:
+    print(str(e)[:300])
+
+# %% [markdown]
+# ## Key layouts
+# The same tensors come under different names: the original release (`conv1…`, `deconv_layers…`),
+# DataParallel (`module.`), mmpose 1.x (`backbone.` / `head.`) and mmpose 0.x (`keypoint_head.`).
+# Loading strips the prefixes, infers the architecture from the shapes, and loads **strictly**.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from hpe_utils.weights import infer_config, normalize_keys
+
+names = ["module.layer1.0.conv1.weight", "backbone.layer4.2.bn3.running_var", "head.deconv_layers.0.weight",
+         "keypoint_head.final_layer.bias"]
+for before, after in zip(names, normalize_keys({n: torch.zeros(1) for n in names})):
+    print(f"{before:38s} -> {after}")
+print(infer_config(default.model.state_dict()))
+
+# %% [markdown]
+# ## The strict-load report
+# A checkpoint that does not fit is refused with the keys that are missing, unexpected or wrongly shaped —
+# instead of half-loading and predicting nonsense.
+
+# %%
+import tempfile
+from pathlib import Path
+
+sd = dict(default.model.state_dict())
+sd["layer1.0.conv1.weight"] = torch.zeros(64, 64, 1, 1)  # a 1x1 kernel where the model has 3x3
+del sd["layer2.0.bn1.weight"]  # a missing tensor
+sd["fc.weight"] = torch.zeros(1000, 512)  # a classifier the pose model does not have
+with tempfile.TemporaryDirectory() as tmp:
+    bad = Path(tmp) / "bad.pth"
+    torch.save(sd, bad)
+    try:
+        load_weights(bad)
+    except WeightsError as e:
+        print(str(e).replace(tmp, "<tmp>"))
+
+# %% [markdown]
+# ## The BGR/RGB trap, in numbers
+# The original MSRA models were trained on OpenCV's **BGR** images, normalised with the RGB-ordered ImageNet
+# mean/std; mmpose's and ours expect **RGB**. Feed the wrong order and nothing crashes — the keypoints just
+# get worse. Here is our RGB model on its own validation-style sample images, fed correctly and with the
+# channels swapped.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from hpe_utils.predictor import Predictor
+
+right = Predictor(default, color_order="rgb")
+wrong = Predictor(default, color_order="bgr")
+moves, score_drop = [], []
+for path in sorted((DATA / "samples").glob("*.jpg")) + [DATA / "messi_kick.webp"]:
+    a, b = right(path).people[0], wrong(path).people[0]
+    torso = max(np.linalg.norm(a.keypoints[13] - a.keypoints[2]), 1.0)
+    moves.append(np.linalg.norm(a.keypoints - b.keypoints, axis=1).mean() / torso)
+    score_drop.append(a.scores.mean() - b.scores.mean())
+print(f"{len(moves)} images: joints move by {np.mean(moves):.2f} torso lengths on average when the channels are "
+      f"swapped; mean confidence drops by {np.mean(score_drop):.2f}")

@@ -1,0 +1,169 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · The Messi image, end to end
+#
+# Every step between a photo and a skeleton, with the project's embedded default weights (trained by
+# `hpe train` on LSP-extended; see `weights/README.md`): box -> centre/scale -> affine crop -> network ->
+# 16 heatmaps -> decoding -> back to image pixels -> flip test. Then the one-call `Predictor` does the same,
+# and we compare with the original course's output.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+
+from hpe_utils.codec import HeatmapCodec
+from hpe_utils.flip import flip_back
+from hpe_utils.images import read_image
+from hpe_utils.transforms import box_to_center_scale, crop, get_affine_transform, heatmap_to_image, normalize
+from hpe_utils.viz import draw_skeleton, plot_heatmap_grid, plot_heatmap_overlay, plot_keypoints, plot_side_by_side
+from hpe_utils.weights import load_weights
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+weights = load_weights("default", device=DEVICE)
+image = read_image(DATA / "messi_kick.webp")  # a WebP file: the format comes from the content
+print("image", image.shape, "| model input (w, h):", weights.input_size, "| skeleton:", weights.skeleton.name,
+      "| colour order:", weights.color_order)
+
+# %% [markdown]
+# ## 1. Box -> centre and scale
+# With no detector, the whole image is the person box. The box is widened to the network's aspect ratio
+# (1:1 here) and padded by **1.25** so limbs near the box edge stay in view. Sizes are stored as *scale*
+# in units of **pixel_std = 200** pixels — an MPII convention the original code kept.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+w_in, h_in = weights.input_size
+box = [0, 0, image.shape[1], image.shape[0]]
+center, scale = box_to_center_scale(box, aspect_ratio=w_in / h_in)
+print("centre", center.round(1).tolist(), "| scale", scale.round(3).tolist(), "=", (scale * 200).round(0).tolist(), "pixels")
+
+# %% [markdown]
+# ## 2. The affine crop
+# One 2x3 affine matrix maps that square region onto the network input; pixels outside the image are black.
+
+# %%
+patch = crop(image, center, scale, (w_in, h_in))
+fig, ax = plt.subplots(figsize=(4, 4))
+ax.imshow(patch)
+ax.set_title(f"Network input ({w_in}x{h_in})")
+ax.set_xlabel("x (input pixels)")
+ax.set_ylabel("y (input pixels)")
+plt.show()
+
+# %% [markdown]
+# ## 3. Forward pass -> 16 heatmaps
+# Normalise with the ImageNet mean/std (in the weights' colour order), run the network.
+
+# %%
+x = torch.from_numpy(normalize(patch[None], weights.color_order)).to(DEVICE)
+with torch.no_grad():
+    heatmaps = weights.model(x).float().cpu().numpy()
+print("heatmaps", heatmaps.shape)
+plot_heatmap_grid(heatmaps[0], weights.skeleton, title="The 16 MPII heatmaps for the Messi image")
+
+# %%
+plot_heatmap_overlay(patch, heatmaps[0], title="All heatmaps (max over joints) on the input")
+
+# %% [markdown]
+# ## 4. Decoding and mapping back
+# Argmax + quarter-pixel step give heatmap coordinates; the inverse of the crop's affine map (built for the
+# heatmap size) takes them to image pixels.
+
+# %%
+codec = HeatmapCodec((w_in, h_in))
+coords, scores = codec.decode(heatmaps)
+keypoints = heatmap_to_image(coords[0], center, scale, codec.heatmap_size)
+plot_keypoints(image, keypoints, scores[0], weights.skeleton, threshold=0.2, title="Decoded skeleton (no flip test)")
+
+# %% [markdown]
+# ## 5. Flip test and its one-pixel shift
+# Predict the mirror image too, flip those heatmaps back (swapping left and right joints) and average.
+# Mirroring maps input pixel x to W-1-x; after the stride-4 downsampling that lands about one heatmap pixel
+# off, so the flipped-back heatmaps are **shifted one pixel right** before averaging.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with torch.no_grad():
+    mirrored = weights.model(torch.flip(x, dims=[3])).float()
+perm = weights.skeleton.flip_permutation()
+for shift in (False, True):
+    avg = (heatmaps + flip_back(mirrored, perm, shift=shift).cpu().numpy()) / 2
+    c, s = codec.decode(avg)
+    moved = np.linalg.norm(c[0] - coords[0], axis=1)
+    print(f"shift={shift!s:5s}: mean score {s.mean():.2f}, joints moved vs no flip: mean {moved.mean():.1f} heatmap px")
+
+# %% [markdown]
+# ## 6. The same in one call
+# `Predictor` does all of the above (flip test on by default) for any image and any number of boxes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from hpe_utils.predictor import Predictor
+
+predictor = Predictor(weights)
+result = predictor(DATA / "messi_kick.webp")
+person = result.people[0]
+for name, (px, py), sc in zip(result.skeleton.joints, person.keypoints, person.scores):
+    print(f"{name:11s} x={px:6.0f} y={py:6.0f} score={sc:.2f}")
+
+# %%
+plot_keypoints(image, person.keypoints, person.scores, result.skeleton, threshold=0.2,
+               title="Predictor (flip test) on the Messi image")
+
+# %% [markdown]
+# ## 7. Compared with the original course
+# The course ran the original MSRA ResNet-50 (MPII, 256x256) on the whole image *squashed* to 256x256
+# (aspect ratio lost), fed BGR, took the plain argmax and no flip test. Its saved picture and keypoints are
+# in `data/`. Our default model is much smaller and trained from scratch on CPU, so do not expect it to win;
+# the comparison shows how far apart the two are, joint by joint.
+
+# %%
+course = json.loads((DATA / "messi_course_reference_pred.json").read_text())
+ref = np.array([j["image_xy"] for j in course["joints"]])
+course_img = read_image(DATA / "messi_connected_course.png")
+ours = predictor.skeleton
+drawn = draw_skeleton(image, person.keypoints, person.scores, ours, 0.2)
+plot_side_by_side([course_img, drawn], ["original course (ResNet-50, MSRA)", "this project's default (ResNet-18)"],
+                  "Messi: the course's output and ours")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dist = np.linalg.norm(person.keypoints - ref, axis=1)
+torso = np.linalg.norm(ref[ours.index("l_shoulder")] - ref[ours.index("r_hip")])
+print(f"median distance to the course's keypoints: {np.median(dist) / torso:.1f} torso lengths; "
+      f"within 0.5 torso: {int((dist <= 0.5 * torso).sum())} of 16 joints")

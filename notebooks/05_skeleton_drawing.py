@@ -1,0 +1,120 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Drawing skeletons
+#
+# A skeleton is **data**: joint names, limbs, left/right pairs and colours per body part live in one
+# metainfo record per layout (`hpe_utils.skeletons`). The same drawing code serves MPII-16, COCO-17 and
+# LSP-14.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown
+
+from hpe_utils.images import read_image
+from hpe_utils.predictor import Predictor
+from hpe_utils.skeletons import COCO17, MPII16, PART_COLOURS
+from hpe_utils.viz import draw_skeleton, plot_keypoints, plot_side_by_side
+
+# %% [markdown]
+# ## Two skeletons
+# MPII has pelvis, thorax, upper neck and head top; COCO has a face (nose, eyes, ears) and no spine.
+# Colours follow the *person's* sides: orange right, blue left, green centre, magenta head.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for sk in (MPII16, COCO17):
+    print(f"{sk.name}: {sk.num_joints} joints, {len(sk.limbs)} limbs, flip pairs {sk.flip_pairs}")
+print({k: "#%02x%02x%02x" % v for k, v in PART_COLOURS.items()})
+
+# %% [markdown]
+# ## MPII from our model, COCO from annotations
+# The default model predicts MPII-16. For COCO-17 we draw the ground-truth keypoints shipped with the sample
+# images (`data/samples/coco_keypoints.json`): the drawing code does not care where keypoints come from.
+
+# %%
+predictor = Predictor("default")
+messi = read_image(DATA / "messi_kick.webp")
+res = predictor(messi).people[0]
+coco = json.loads((DATA / "samples" / "coco_keypoints.json").read_text())
+ann = coco["annotations"][0]
+img_info = next(i for i in coco["images"] if i["id"] == ann["image_id"])
+coco_img = read_image(DATA / "samples" / img_info["file_name"])
+kp = np.array(ann["keypoints"], dtype=float).reshape(-1, 3)
+plot_side_by_side([draw_skeleton(messi, res.keypoints, res.scores, MPII16, 0.2),
+                   draw_skeleton(coco_img, kp[:, :2], kp[:, 2], COCO17, threshold=0.5)],
+                  ["MPII-16, predicted", "COCO-17, annotated (visibility as score)"], "One drawing function, two skeletons")
+
+# %% [markdown]
+# ## The score threshold
+# Each joint's score is its heatmap maximum. Hiding joints under a threshold removes guesses (and every limb
+# touching them). Drag the slider (live kernel only).
+
+# %%
+import ipywidgets as widgets
+
+
+def show(threshold: float = 0.3) -> None:
+    fig = plot_keypoints(messi, res.keypoints, res.scores, MPII16, threshold,
+                         title=f"Joints with score >= {threshold:.2f}: {int((res.scores >= threshold).sum())} of 16")
+    display(fig)
+
+
+widgets.interact(show, threshold=widgets.FloatSlider(0.3, min=0, max=1, step=0.05));
+
+# %% [markdown]
+# ## Per-joint table
+
+# %%
+rows = ["| joint | part | x | y | score |", "|---|---|---:|---:|---:|"]
+for j, name in enumerate(MPII16.joints):
+    rows.append(f"| {name} | {MPII16.joint_parts[j]} | {res.keypoints[j, 0]:.0f} | {res.keypoints[j, 1]:.0f} | {res.scores[j]:.2f} |")
+Markdown("\n".join(rows))
+
+# %% [markdown]
+# ## Scores per joint
+# Extremities (wrists, ankles) are the hardest and usually score lowest.
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.bar(range(16), res.scores, color=["#%02x%02x%02x" % c for c in MPII16.joint_colours()])
+ax.set_xticks(range(16), MPII16.joints, rotation=60, ha="right")
+ax.set_title("Joint scores on the Messi image")
+ax.set_xlabel("joint")
+ax.set_ylabel("score (heatmap maximum)")
+plt.show()

@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Tracing and exporting the model
+#
+# The original course traced the model with `torch.jit.trace` for a CPU deployment. TorchScript still works
+# but is **deprecated** in favour of `torch.export` (PyTorch >= 2.11); we show both, then ONNX (run by ONNX
+# Runtime) and an int8 ONNX model. Every export is checked against PyTorch on real images before it is used.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %%
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from hpe_utils import export as ex
+from hpe_utils.cli import default_calibration_images
+from hpe_utils.backends import TorchScriptBackend
+from hpe_utils.predictor import Predictor
+
+warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # "deprecated": we know, see above
+torch.set_num_threads(2)
+predictor = Predictor("default", flip=False)
+model = predictor.model.eval()
+images = default_calibration_images()
+x = ex.calibration_crops(images, predictor)  # real crops: the demo image, the samples and their mirror images
+with torch.no_grad():
+    reference = model(torch.from_numpy(x)).numpy()
+print(f"{len(images)} real images -> {x.shape[0]} crops {x.shape[1:]}; reference heatmaps {reference.shape}")
+tmp = Path(tempfile.mkdtemp())
+
+# %% [markdown]
+# ## 1. TorchScript: trace + freeze (the course's path)
+# Tracing records the operations run on an example input; freezing folds parameters in as constants so the
+# file is self-contained and a little faster.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+traced = ex.trace_torchscript(model, torch.from_numpy(x[:1]))
+traced.save(str(tmp / "model.torchscript"))
+loaded = torch.jit.load(str(tmp / "model.torchscript"), map_location="cpu")
+with torch.no_grad():
+    report = ex.compare_heatmaps(reference, loaded(torch.from_numpy(x)).numpy(), "torchscript", 1e-4, 0.0)
+print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
+
+# %% [markdown]
+# ## 2. `torch.export`: the current path
+# `torch.export` captures a full graph ahead of time (with a dynamic batch dimension here); the
+# `ExportedProgram` can be saved with `torch.export.save` and compiled or lowered later.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+program = ex.export_program(model, torch.from_numpy(x[:2]))
+with torch.no_grad():
+    report = ex.compare_heatmaps(reference, program.module()(torch.from_numpy(x)).numpy(), "torch.export", 1e-4, 0.0)
+print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
+
+# %% [markdown]
+# ## 3. ONNX and int8
+# ONNX (opset 17, dynamic batch) runs in ONNX Runtime. The int8 model is quantized *statically*: weights
+# per channel, activations with ranges calibrated on the same real crops. `hpe export` does all this and
+# refuses to write a file that fails its check.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+reports = {}
+for fmt, name in (("onnx", "model.onnx"), ("onnx-int8", "model_int8.onnx")):
+    reports[fmt] = ex.export("default", fmt, tmp / name, images, log=lambda _m: None)
+    print(fmt, "passes:", reports[fmt].ok)
+
+# %%
+for r in reports.values():
+    print(r)
+
+# %% [markdown]
+# ## 4. Latency, measured here
+# One 128x128 crop (batch 1) and a batch of 8, median of repeated runs on this machine's CPU. Timings vary
+# from machine to machine (and run to run): read the ratios, not the digits. `bench/` has the full benchmark.
+
+# %%
+backends = {"PyTorch eager": predictor.backend,
+            "TorchScript": TorchScriptBackend(tmp / "model.torchscript", torch.device("cpu")),
+            "ONNX Runtime": Predictor(tmp / "model.onnx").backend,
+            "ONNX Runtime int8": Predictor(tmp / "model_int8.onnx").backend}
+
+
+def median_ms(fn, inp, repeat=15):
+    fn(inp)
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(inp)
+        ts.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(ts))
+
+
+table = {name: (median_ms(b, x[:1]), median_ms(b, x[:8], 7)) for name, b in backends.items()}
+base = table["PyTorch eager"][0]
+for name, (b1, b8) in table.items():
+    print(f"{name:18s} batch 1: {b1:6.1f} ms ({base / b1:4.1f}x)   batch 8: {b8:6.1f} ms")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.2))
+ax.barh(list(table), [v[0] for v in table.values()], color="#3a7bd5")
+ax.set_title("Latency of one 128x128 crop (median, this machine)")
+ax.set_xlabel("milliseconds (lower is better)")
+ax.set_ylabel("backend")
+plt.show()

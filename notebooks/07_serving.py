@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Serving: a REST API and a web page
+#
+# `hpe serve` runs a FastAPI app: `GET /` is a web page (drop an image, see the skeleton), `POST /predict`
+# takes an image and returns the same JSON record as `hpe predict --json` (or a PNG with `?format=png`),
+# `/docs` is the OpenAPI documentation. Here we start it inside the notebook on 127.0.0.1 and call it.
+
+# %% [markdown]
+# *Setup.* On Colab this clones the repository (for its data and embedded weights), installs the package and
+# turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
+
+# %%
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
+    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+    importlib.invalidate_caches()
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+import numpy as np
+import torch
+
+from hpe_utils.notebook import setup
+
+DATA = setup()
+
+# %%
+import io
+import socket
+import threading
+import time
+
+import httpx
+import matplotlib.pyplot as plt
+import uvicorn
+from PIL import Image
+
+from hpe_utils.serve import create_app
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+server = uvicorn.Server(uvicorn.Config(create_app("default"), host="127.0.0.1", port=port, log_level="warning"))
+threading.Thread(target=server.run, daemon=True).start()
+while not server.started:
+    time.sleep(0.05)
+URL = f"http://127.0.0.1:{port}"
+print("serving at", URL, "- open it in a browser when running locally")
+
+# %% [markdown]
+# ## Health and the JSON record
+
+# %%
+# NBVAL_CHECK_OUTPUT
+health = httpx.get(URL + "/health").json()
+print({k: health[k] for k in ("status", "skeleton", "input_size", "backend")})
+
+# %%
+# NBVAL_CHECK_OUTPUT
+image = (DATA / "messi_kick.webp").read_bytes()
+r = httpx.post(URL + "/predict", files={"image": ("messi.webp", image)}, timeout=60)
+record = r.json()
+print(r.status_code, record["skeleton"], record["width"], record["height"], len(record["people"][0]["keypoints"]), "keypoints")
+
+# %% [markdown]
+# ## The overlay as a PNG
+
+# %%
+png = httpx.post(URL + "/predict?format=png", content=image, timeout=60)
+fig, ax = plt.subplots(figsize=(8, 4.8))
+ax.imshow(Image.open(io.BytesIO(png.content)))
+ax.set_title("POST /predict?format=png")
+ax.set_xlabel("x (pixels)")
+ax.set_ylabel("y (pixels)")
+plt.show()
+
+# %% [markdown]
+# ## Bad input gets a clear error, never a crash
+# Too large -> 413, not an image -> 415, broken image -> 400, each with `{"error": ...}`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for label, body in [("text file", b"hello"), ("truncated image", image[:3000]), ("empty", b"")]:
+    r = httpx.post(URL + "/predict", content=body)
+    print(f"{label:16s} -> {r.status_code} {r.json()['error'][:60]}")
+print("still serving:", httpx.get(URL + "/health").json()["status"])
+
+# %% [markdown]
+# The same code answers AWS Lambda events (`hpe_utils.serve.lambda_handler`); `deploy/` has the template.
+
+# %%
+server.should_exit = True

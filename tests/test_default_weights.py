@@ -1,0 +1,31 @@
+"""The embedded default weights: they load offline, and their model-card accuracy reproduces on LSPet."""
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_or_skip
+from hpe_utils.cli import main
+from hpe_utils.weights import load_weights
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = REPO / "weights" / "hpe_default.pt"
+pytestmark = pytest.mark.skipif(not DEFAULT.exists(), reason="weights/hpe_default.pt is not in this checkout")
+
+
+def test_default_weights_load_offline_with_their_recipe():
+    lw = load_weights("default")
+    assert lw.skeleton.name == "mpii16" and lw.color_order == "rgb"
+    assert lw.meta["val_pck@0.2"] > 0 and lw.meta["train_config"]["dataset"] == "lsp"
+
+
+@pytest.mark.slow
+def test_validation_pck_reproduces_the_model_card(tmp_path):
+    lsp = shared_or_skip("lspet")
+    report = tmp_path / "eval.json"
+    assert main(["eval", "--weights", "default", "--dataset", "lsp", "--data", str(lsp), "--range", "8500", "9000",
+                 "--json", str(report), "--plot", str(tmp_path / "pck.png"), "-q"]) == 0
+    got = json.loads(report.read_text())["PCK@0.2"]["mean"]
+    card = load_weights("default").meta["val_pck@0.2"]
+    assert got == pytest.approx(card, abs=0.01)  # training validated with bf16 autocast, eval runs fp32
+    assert (tmp_path / "pck.png").stat().st_size > 1000
