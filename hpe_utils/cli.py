@@ -25,7 +25,7 @@ def _err(msg: str) -> None:
 # ------------------------------------------------------------------ predict
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .images import ImageError
+    from .images import ImageError, read_image, write_image
     from .predictor import Predictor
     from .viz import draw_people
     from .weights import WeightsError
@@ -54,17 +54,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     records, failed = [], 0
     for path in args.images:
         try:
-            result = predictor(path, boxes_by_image.get(path))
+            rgb = read_image(path)  # read once: the prediction and the overlay share it
+            result = predictor(rgb, boxes_by_image.get(path))
         except (ImageError, ValueError, OSError) as e:
             _err(f"{path}: {e}" if path not in str(e) else str(e))
             failed += 1
             continue
+        result.image = path
         records.append(result.to_json())
         if out_dir:
-            from .images import read_image, write_image
-
-            drawn = draw_people(read_image(path), [(p.keypoints, p.scores) for p in result.people],
-                                predictor.skeleton, args.threshold)
+            drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, args.threshold)
             target = out_dir / (Path(path).stem + "_pose.png")
             if target.exists() and not args.overwrite:
                 _err(f"{target} exists; pass --overwrite to replace it")

@@ -110,7 +110,7 @@ for r in reports.values():
 # %% [markdown]
 # ## 4. Latency, measured here
 # One 128x128 crop (batch 1) and a batch of 8, median of repeated runs on this machine's CPU. Timings vary
-# from machine to machine (and run to run): read the ratios, not the digits. `bench/` has the full benchmark.
+# from machine to machine (and run to run): read the ratios, not the digits.
 
 # %%
 backends = {"PyTorch eager": predictor.backend,

@@ -19,6 +19,15 @@ def test_default_weights_load_offline_with_their_recipe():
     assert lw.meta["val_pck@0.2"] > 0 and lw.meta["train_config"]["dataset"] == "lsp"
 
 
+def test_messi_demo_gives_16_keypoints_inside_the_image(tmp_path):
+    out = tmp_path / "messi.json"
+    assert main(["predict", str(REPO / "data" / "messi_kick.webp"), "--json", str(out), "-q"]) == 0
+    rec = json.loads(out.read_text())[0]
+    kps = rec["people"][0]["keypoints"]
+    assert len(kps) == 16
+    assert all(0 <= x < rec["width"] and 0 <= y < rec["height"] for x, y, _ in kps)
+
+
 @pytest.mark.slow
 def test_validation_pck_reproduces_the_model_card(tmp_path):
     lsp = shared_or_skip("lspet")
