@@ -196,6 +196,51 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     return app
 
 
+class BackgroundServer:
+    """Run an app with uvicorn in a thread on a free loopback port (notebooks, tests, benchmarks).
+
+    ``with BackgroundServer(app) as url: ...`` — the server stops when the block ends.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0) -> None:
+        import socket
+
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.url = f"http://{host}:{port}"
+        self.timeout = timeout
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        self.thread: Any = None
+
+    def start(self) -> str:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server at {self.url} did not start")
+            time.sleep(0.05)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
     """Run the API with uvicorn (``hpe serve``)."""
     import uvicorn

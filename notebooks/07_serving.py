@@ -42,25 +42,15 @@ DATA = setup()
 
 # %%
 import io
-import socket
-import threading
-import time
 
 import httpx
 import matplotlib.pyplot as plt
-import uvicorn
 from PIL import Image
 
-from hpe_utils.serve import create_app
+from hpe_utils.serve import BackgroundServer, create_app
 
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-server = uvicorn.Server(uvicorn.Config(create_app("default"), host="127.0.0.1", port=port, log_level="warning"))
-threading.Thread(target=server.run, daemon=True).start()
-while not server.started:
-    time.sleep(0.05)
-URL = f"http://127.0.0.1:{port}"
+server = BackgroundServer(create_app("default"))  # uvicorn in a thread, on a free port of 127.0.0.1
+URL = server.start()
 print("serving at", URL, "- open it in a browser when running locally")
 
 # %% [markdown]
@@ -105,4 +95,4 @@ print("still serving:", httpx.get(URL + "/health").json()["status"])
 # The same code answers AWS Lambda events (`hpe_utils.serve.lambda_handler`); `deploy/` has the template.
 
 # %%
-server.should_exit = True
+server.stop()

@@ -1,9 +1,5 @@
 """The web page in a real browser: Playwright drives Debian's Chromium against a server on 127.0.0.1."""
-import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +7,7 @@ import torch
 
 from hpe_utils.model import PoseResNet
 from hpe_utils.predictor import Predictor
-from hpe_utils.serve import create_app
+from hpe_utils.serve import BackgroundServer, create_app
 from hpe_utils.weights import save_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,8 +22,6 @@ if CHROMIUM is None:  # CI installs it (make setup-browser); say so rather than 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     weights = REPO / "weights" / "hpe_default.pt"
     if weights.exists():
         predictor = Predictor(weights, progress=False)
@@ -36,19 +30,8 @@ def server(tmp_path_factory):
         m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
         predictor = Predictor(save_checkpoint(m, tmp_path_factory.mktemp("w") / "t.pt", skeleton="mpii16",
                                               input_size=(64, 64)), progress=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(predictor=predictor), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    t.join(timeout=10)
+    with BackgroundServer(create_app(predictor=predictor)) as url:
+        yield url + "/"
 
 
 @pytest.fixture(scope="module")

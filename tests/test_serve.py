@@ -3,7 +3,6 @@ import base64
 import copy
 import io
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -172,24 +171,10 @@ def test_lambda_errors_use_the_same_codes(predictor):
 
 @pytest.fixture(scope="module")
 def live_server(predictor):
-    import socket
+    from hpe_utils.serve import BackgroundServer
 
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(predictor=predictor), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(timeout=10)
+    with BackgroundServer(create_app(predictor=predictor)) as url:
+        yield url
 
 
 @pytest.mark.slow
