@@ -2,33 +2,90 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from hpe_utils.codec import HeatmapCodec
-from hpe_utils.datasets import TopDownDataset, lsp_samples
+from hpe_utils.datasets import AugmentConfig, TopDownDataset, lsp_samples
 from hpe_utils.evaluate import DatasetPredictions, predict_dataset, score_pck
 from hpe_utils.model import PoseResNet
-from hpe_utils.skeletons import MPII16
+from hpe_utils.skeletons import LSP14, MPII16
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 
 
-def _ds():
-    return TopDownDataset(lsp_samples(FIX / "lsp", range(6), "mpii16"), MPII16, HeatmapCodec((64, 64)), None)
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a small shared CPU, two OpenMP threads contending with other work run ~50x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
-def test_predict_dataset_shapes_and_pck_range():
+def _ds(skeleton=MPII16, size=(64, 64)):
+    return TopDownDataset(lsp_samples(FIX / "lsp", range(6), skeleton), skeleton, HeatmapCodec(size), None)
+
+
+def _gt_predictions(ds):
+    gt = np.stack([s.keypoints for s in ds.samples])
+    vis = np.stack([s.visible for s in ds.samples])
+    return DatasetPredictions(gt.copy(), np.ones(vis.shape, np.float32), gt, vis)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_untrained_model_predictions_have_the_right_shapes_and_pck_range(flip):
     torch.manual_seed(0)
     ds = _ds()
-    preds = predict_dataset(PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)), ds, batch_size=4)
-    assert preds.keypoints.shape == (6, 16, 2) and preds.scores.shape == (6, 16) and preds.gt.shape == (6, 16, 2)
+    model = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
+    model.train()
+    preds = predict_dataset(model, ds, flip=flip, batch_size=4)
+    assert model.training  # restored after evaluation
+    assert preds.keypoints.shape == (6, 16, 2) and preds.scores.shape == (6, 16)
+    assert preds.gt.shape == (6, 16, 2) and preds.visible.shape == (6, 16)
+    assert np.isfinite(preds.keypoints).all() and np.isfinite(preds.scores).all()
     r = score_pck(preds, MPII16)
-    assert 0.0 <= r.mean <= 1.0 and len(r.joints) == 14 and "pelvis" not in r.joints
+    assert 0.0 <= r.mean <= 1.0 and ((r.per_joint >= 0) & (r.per_joint <= 1) | np.isnan(r.per_joint)).all()
+    assert len(r.joints) == 14 and "pelvis" not in r.joints and "thorax" not in r.joints  # derived for LSP data
 
 
 def test_ground_truth_as_prediction_scores_one():
     ds = _ds()
-    gt = np.stack([s.keypoints for s in ds.samples])
-    vis = np.stack([s.visible for s in ds.samples])
-    r = score_pck(DatasetPredictions(gt.copy(), np.ones(vis.shape), gt, vis), MPII16)
-    assert r.mean == 1.0
+    r = score_pck(_gt_predictions(ds), MPII16)
+    assert r.mean == 1.0 and r.counts.sum() > 0
+    lsp = _ds(LSP14)
+    assert score_pck(_gt_predictions(lsp), LSP14).mean == 1.0
+    far = _gt_predictions(ds)
+    far.keypoints += 1000
+    assert score_pck(far, MPII16).mean == 0.0
+
+
+class _TargetsAsHeatmaps(torch.nn.Module):
+    """A stand-in 'model' that outputs the dataset's own target heatmaps, batch after batch."""
+
+    def __init__(self, ds):
+        super().__init__()
+        self.targets = torch.stack([ds[i]["target"] for i in range(len(ds))])
+        self.seen = 0
+
+    def forward(self, x):
+        out = self.targets[self.seen:self.seen + x.shape[0]]
+        self.seen += x.shape[0]
+        return out
+
+
+def test_predictions_are_mapped_back_to_image_pixels():
+    ds = _ds()
+    preds = predict_dataset(_TargetsAsHeatmaps(ds), ds, flip=False, batch_size=4)
+    # decoding a target heatmap lands within half a heatmap pixel of the joint (Gaussian centred on the
+    # rounded position); one heatmap pixel spans scale * 200 / heatmap width image pixels
+    hm_px = np.array([s.scale[0] * 200 / ds.codec.heatmap_size[0] for s in ds.samples])
+    err = np.abs(preds.keypoints - preds.gt).max(axis=2)
+    ok = preds.visible > 0
+    assert (err[ok] <= (0.5 * hm_px[:, None] + 1e-3).repeat(16, axis=1)[ok]).all()
+
+
+def test_augmented_datasets_are_refused():
+    ds = TopDownDataset(lsp_samples(FIX / "lsp", range(2), MPII16), MPII16, HeatmapCodec((64, 64)), AugmentConfig())
+    with pytest.raises(ValueError, match="without augmentation"):
+        predict_dataset(PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)), ds)
