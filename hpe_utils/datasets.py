@@ -56,7 +56,7 @@ def load_lsp_joints(mat_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
         kp = j.transpose(2, 0, 1)
         labelled = np.ones(kp.shape[:2], dtype=bool)
     else:
-        raise ValueError(f"{mat_path}: expected joints of shape (14, 3, N) or (3, 14, N), got {j.shape}")
+        raise ValueError(f"{mat_path}: expected joints of shape (14, 3, N), (3, 14, N) or (14, 2, N), got {j.shape}")
     kp = kp - 1.0
     labelled &= np.isfinite(kp).all(axis=2)
     kp = np.where(labelled[..., None], kp, 0.0)
@@ -140,11 +140,13 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> 
         records = json.load(f)
     out = []
     for r in records:
-        c = np.asarray(r["center"], dtype=np.float32) - 1.0
+        raw = np.asarray(r["center"], dtype=np.float32)
         s = float(r["scale"])
-        if c[0] != -1:
+        c = raw.copy()
+        if raw[0] != -1:  # -1 marks a missing centre in the raw (1-based) annotation: leave it alone
             c[1] += 15 * s
             s *= 1.25
+        c -= 1.0
         kp = np.asarray(r.get("joints", np.zeros((16, 2))), dtype=np.float32).reshape(16, 2) - 1.0
         vis = np.asarray(r.get("joints_vis", np.zeros(16)), dtype=np.float32).reshape(16)
         extra: dict[str, Any] = {}
@@ -158,9 +160,10 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """The original recipe: random scale, rotation part of the time, horizontal flip with L/R swap."""
+    """The original recipe's three augmentations: random scale, rotation part of the time, horizontal flip with
+    L/R swap. Unlike the original's clipped normal, the scale is drawn log-uniformly from ``scale_range``."""
 
-    scale_range: tuple[float, float] = (0.75, 1.35)  # crop size multiplier (>1 zooms out), log-uniform
+    scale_range: tuple[float, float] = (0.7, 1.35)  # crop size multiplier (>1 zooms out), log-uniform
     rotation: float = 30.0  # degrees, normal with this sd clipped at 2 sd
     rotation_prob: float = 0.6
     flip_prob: float = 0.5

@@ -246,14 +246,18 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
         # a resumed run may extend the schedule: milestones follow the current config
         sched.milestones = Counter(cfg.lr_steps)
         start_epoch, history, best = int(state["epoch"]) + 1, list(state["history"]), float(state["best"])
-        precision = state.get("precision")
+        if cfg.precision == "auto":  # an explicit precision in the config wins over the one measured before
+            precision = state.get("precision")
         log(f"resumed from {last} at epoch {start_epoch}")
 
     sampler = torch.utils.data.DistributedSampler(train_ds, world, rank, shuffle=True, seed=cfg.seed) if distributed else None
     g = torch.Generator()
+    local = len(sampler) if sampler is not None else len(train_ds)  # what this process sees per epoch
     loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=sampler is None,
-                                         sampler=sampler, num_workers=0, drop_last=len(train_ds) > cfg.batch_size,
+                                         sampler=sampler, num_workers=0, drop_last=local > cfg.batch_size,
                                          generator=g)
+    if len(loader) == 0:
+        raise ValueError(f"no training batch: {local} samples per process for batch size {cfg.batch_size}")
     if precision is None:
         precision = choose_precision(cfg, model, next(iter(loader)), device, log if _is_main() else (lambda *_: None))
     dtype = _autocast_dtype(precision)
@@ -281,6 +285,7 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.2e}")
         bar.close()
+        lr = opt.param_groups[0]["lr"]  # the rate this epoch trained at, before the schedule moves on
         sched.step()
         train_time = time.perf_counter() - t0
         val_pck = float("nan")
@@ -289,8 +294,8 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             preds = predict_dataset(model, val_ds, flip=cfg.val_flip, device=device, autocast_dtype=dtype)
             res = score_pck(preds, sk, 0.2)
             val_pck, per_joint = res.mean, res.to_dict()["per_joint"]
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-               "val_pck@0.2": val_pck, "lr": opt.param_groups[0]["lr"], "seconds": round(train_time, 1),
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
+               "val_pck@0.2": None if math.isnan(val_pck) else val_pck, "lr": lr, "seconds": round(train_time, 1),
                "img_per_s": round(seen / max(train_time, 1e-9), 1), "precision": precision,
                **{f"pck_{k}": v for k, v in per_joint.items()}}
         history.append(row)
@@ -306,7 +311,7 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "epoch": epoch, "history": history, "best": best, "precision": precision}, last)
             _write_metrics(out, history)
-            log(f"epoch {epoch + 1}: loss {row['train_loss']:.3e}  val PCK@0.2 {val_pck:.3f}  "
+            log(f"epoch {epoch + 1}: loss {row['train_loss'] or float('nan'):.3e}  val PCK@0.2 {val_pck:.3f}  "
                 f"{row['img_per_s']} img/s  ({precision})")
         if distributed:
             dist.barrier()

@@ -161,12 +161,13 @@ def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training
     fig, axes = _figure(figsize=(7, 3.8))
     ax = axes[0, 0]
     ep = [h["epoch"] for h in history]
-    ax.plot(ep, [h["train_loss"] for h in history], "o-", color="#3a7bd5", label="train loss")
+    ax.plot(ep, [np.nan if h["train_loss"] is None else h["train_loss"] for h in history], "o-", color="#3a7bd5",
+            label="train loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("train loss (JointsMSE)")
     ax.set_title(title)
-    pcks = [h.get("val_pck@0.2") for h in history]
-    if any(p is not None and np.isfinite(p) for p in pcks):
+    pcks = [np.nan if h.get("val_pck@0.2") is None else h["val_pck@0.2"] for h in history]
+    if np.isfinite(pcks).any():
         ax2 = ax.twinx()
         ax2.plot(ep, pcks, "s-", color="#d5533a", label="val PCK@0.2")
         ax2.set_ylabel("validation PCK@0.2")
