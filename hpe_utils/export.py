@@ -176,12 +176,12 @@ TOLERANCES: dict[str, tuple[float, float]] = {
 def calibration_crops(images: Sequence[Any], predictor: Any) -> np.ndarray:
     """Normalised whole-image crops of real images, the inputs both calibration and parity checks use."""
     from .images import read_image
-    from .predictor import _as_boxes
+    from .transforms import whole_image_box
 
     out = []
     for img in images:
         rgb = read_image(img)
-        x, _, _ = predictor.preprocess(rgb, _as_boxes(None, rgb.shape[1], rgb.shape[0]))
+        x, _, _ = predictor.preprocess(rgb, whole_image_box(rgb.shape[1], rgb.shape[0])[None])
         out.append(x)
         # mirrored copies double the variety for calibration and parity at no cost
         out.append(np.ascontiguousarray(x[..., ::-1]))

@@ -83,6 +83,18 @@ def _msra(depth: int, dataset: str) -> WeightsEntry:
 
 _MMPOSE_V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/"
 
+
+def _mmpose_coco(depth: int, file: str, metric: str, verified: bool) -> WeightsEntry:
+    """An mmpose 1.x COCO 256x192 entry; the SHA-256 prefix is the 8 hex digits in the file name."""
+    sha = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", file)
+    assert sha is not None, file
+    note = "" if verified else " (URL not verified here)"
+    return WeightsEntry(
+        name=f"mmpose_coco_r{depth}_256x192", description=f"mmpose 1.x re-trained SimpleBaseline ResNet-{depth}, COCO{note}",
+        depth=depth, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
+        filename=file, urls=(_MMPOSE_V1 + file,), sha256=sha.group(1), metric=metric, source="open-mmlab/mmpose",
+    )
+
 REGISTRY: Mapping[str, WeightsEntry] = {e.name: e for e in (
     WeightsEntry(
         name="default", description="This project's own checkpoint, trained from scratch on LSP-extended (model card: weights/README.md)",
@@ -91,27 +103,9 @@ REGISTRY: Mapping[str, WeightsEntry] = {e.name: e for e in (
         source="hpe-workbook (hpe train)",
     ),
     *(_msra(d, ds) for ds in ("coco", "mpii") for d in (50, 101, 152)),
-    WeightsEntry(
-        name="mmpose_coco_r50_256x192", description="mmpose 1.x re-trained SimpleBaseline ResNet-50, COCO",
-        depth=50, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
-        filename="td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",
-        urls=(_MMPOSE_V1 + "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth",), sha256="04af38ce",
-        metric="COCO AP 71.8", source="open-mmlab/mmpose",
-    ),
-    WeightsEntry(
-        name="mmpose_coco_r101_256x192", description="mmpose 1.x SimpleBaseline ResNet-101, COCO (URL not verified here)",
-        depth=101, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
-        filename="td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth",
-        urls=(_MMPOSE_V1 + "td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth",), sha256="065d3625",
-        metric="COCO AP 72.6", source="open-mmlab/mmpose",
-    ),
-    WeightsEntry(
-        name="mmpose_coco_r152_256x192", description="mmpose 1.x SimpleBaseline ResNet-152, COCO (URL not verified here)",
-        depth=152, skeleton="coco17", input_size=(192, 256), color_order="rgb", key_format="mmpose_v1",
-        filename="td-hm_res152_8xb32-210e_coco-256x192-0345f330_20220928.pth",
-        urls=(_MMPOSE_V1 + "td-hm_res152_8xb32-210e_coco-256x192-0345f330_20220928.pth",), sha256="0345f330",
-        metric="COCO AP 73.6", source="open-mmlab/mmpose",
-    ),
+    _mmpose_coco(50, "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth", "COCO AP 71.8", verified=True),
+    _mmpose_coco(101, "td-hm_res101_8xb64-210e_coco-256x192-065d3625_20220926.pth", "COCO AP 72.6", verified=False),
+    _mmpose_coco(152, "td-hm_res152_8xb32-210e_coco-256x192-0345f330_20220928.pth", "COCO AP 73.6", verified=False),
     WeightsEntry(
         name="mmpose_mpii_r50_256x256", description="mmpose 0.x re-trained SimpleBaseline ResNet-50, MPII",
         depth=50, skeleton="mpii16", input_size=(256, 256), color_order="rgb", key_format="mmpose_v0",
