@@ -67,13 +67,16 @@ class OnnxBackend:
 def exported_kind(path: Any, backend: str | None = None) -> str | None:
     """'onnx' or 'torchscript' when ``path`` is an exported model file (by its suffix), else None.
 
-    Asking for an exported-model backend with a checkpoint is a mistake worth a clear error.
+    An exported file runs only in its own runtime: asking for another engine is a mistake worth a clear error.
+    (A checkpoint runs with every backend; the predictor converts it and caches the result.)
     """
     kind = EXPORTED_SUFFIXES.get(Path(str(path)).suffix.lower()) if isinstance(path, (str, os.PathLike)) else None
-    wanted = {"onnx": "onnx", "onnx-int8": "onnx", "torchscript": "torchscript"}.get(backend or "")
-    if wanted and kind != wanted:
-        raise ValueError(f"backend {backend!r} needs an exported model file ({'.onnx' if wanted == 'onnx' else '.torchscript'}; "
-                         f"make one with `hpe export`), got {path}; a checkpoint runs with backend='torch'")
+    if kind is None or backend in (None, "auto"):
+        return kind
+    fits = {"onnx": ("onnx", "onnx-int8"), "torchscript": ("torchscript",)}[kind]
+    if backend not in fits:
+        raise ValueError(f"{path} is an exported {kind} file: it runs with backend {' or '.join(fits)} (or auto), "
+                         f"not {backend!r}; pass the checkpoint to use {backend!r}")
     return kind
 
 

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,17 +45,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
-                              color_order=args.color_order, backend=args.backend, progress=not args.quiet)
+                              color_order=args.color_order, backend=args.backend, progress=not args.quiet,
+                              log=_err if args.verbose else None, remeasure=args.remeasure)
     except (WeightsError, FileNotFoundError, ValueError) as e:
         _err(str(e))
         return 2
+    if args.verbose:
+        if predictor.decision is not None:
+            _err("auto's measurements (batch of %d, ms median):\n%s" % (predictor.decision.batch, predictor.decision.table()))
+        else:
+            _err(f"engine: {predictor.backend.name}")
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     records, failed = [], 0
     for path in args.images:
         try:
+            t0 = time.perf_counter()
             rgb = read_image(path)  # read once: the prediction and the overlay share it
+            t_read = (time.perf_counter() - t0) * 1000
             result = predictor(rgb, boxes_by_image.get(path))
         except (ImageError, ValueError, OSError) as e:
             _err(f"{path}: {e}" if path not in str(e) else str(e))
@@ -62,6 +71,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             continue
         result.image = path
         records.append(result.to_json())
+        if args.verbose:
+            t = {"decode image": t_read, **{k: v for k, v in predictor.last_timings.items() if k != "read"}}
+            t["total"] = sum(v for k, v in t.items() if k != "total")
+            _err(f"{path}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in t.items()) +
+                 f" (engine {predictor.backend.name}; the model is {t['model'] / t['total']:.0%} of the total)")
         if out_dir:
             drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, args.threshold)
             target = out_dir / (Path(path).stem + "_pose.png")
@@ -198,10 +212,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def default_calibration_images() -> list[str]:
     """The real images shipped in data/ (the demo image and data/samples)."""
-    from .download import repo_root
+    from .images import shipped_images
 
-    data = repo_root() / "data"
-    return [str(p) for p in sorted(data.glob("*.webp")) + sorted((data / "samples").glob("*.jpg"))]
+    return shipped_images()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -244,6 +257,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ main
 
+BACKEND_CHOICES = ["auto", "torch", "torch-bf16", "torch-fp16", "compiled", "compiled-bf16", "onnx", "onnx-int8",
+                   "torchscript"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpe", description="Simple Baselines human pose estimation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -258,8 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
     pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
     pr.add_argument("--color-order", choices=["rgb", "bgr"], help="input colour order of a bare checkpoint (default: rgb)")
-    pr.add_argument("--backend", choices=["torch", "torchscript", "onnx", "onnx-int8"],
-                    help="engine; exported files (.onnx, .torchscript) pick theirs from the suffix")
+    pr.add_argument("--backend", choices=BACKEND_CHOICES,
+                    help="engine (default: $HPE_BACKEND or auto: the fastest that matches fp32 here, measured once "
+                         "and cached); exported files (.onnx, .torchscript) run in their own runtime")
+    pr.add_argument("--remeasure", action="store_true", help="auto: measure the engines again (e.g. after a hardware change)")
+    pr.add_argument("-v", "--verbose", action="store_true", help="say which engine runs, auto's table, and per-stage times")
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     pr.add_argument("-q", "--quiet", action="store_true")
@@ -289,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--weights", default="default")
-    sv.add_argument("--backend", choices=["torch", "torchscript", "onnx", "onnx-int8"])
+    sv.add_argument("--backend", choices=BACKEND_CHOICES, help="engine (default: $HPE_BACKEND or auto)")
     sv.add_argument("--device", default="cpu")
     sv.add_argument("--max-upload-mb", type=float, default=10.0)
     sv.add_argument("--max-megapixels", type=float, default=40.0)

@@ -203,7 +203,7 @@ def export(weights: str | os.PathLike | Any, fmt: str, out: str | os.PathLike, i
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    pred = Predictor(weights, flip=False)
+    pred = Predictor(weights, flip=False, backend="torch")  # the fp32 reference every format is checked against
     model = pred.model.eval()
     meta = metadata(pred.weights)
     x = calibration_crops(images, pred)

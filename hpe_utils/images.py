@@ -199,3 +199,11 @@ def encode_png(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def shipped_images() -> list[str]:
+    """The real images in the checkout's data/ (the demo image and data/samples): calibration and parity inputs."""
+    from .download import repo_root
+
+    data = repo_root() / "data"
+    return [str(p) for p in sorted(data.glob("*.webp")) + sorted((data / "samples").glob("*.jpg"))]

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -65,23 +66,31 @@ class Predictor:
     """Loads weights once and predicts keypoints for any image and optional person boxes.
 
     ``weights`` is a registry name, a checkpoint path or URL, a :class:`~hpe_utils.weights.LoadedWeights`,
-    or an exported model (``.onnx``, ``.torchscript``); ``backend`` names the engine ("torch",
-    "torchscript", "onnx", "onnx-int8"; by default PyTorch, or what the exported file's suffix says).
-    Pre- and post-processing are numpy and shared by every backend.
+    or an exported model (``.onnx``, ``.torchscript``). ``backend`` names the engine: "auto" (the default,
+    or ``$HPE_BACKEND`` when set) measures the engines once per machine and weights and keeps the fastest
+    that matches eager fp32 (see :mod:`hpe_utils.accel`); or one of "torch", "torch-bf16", "compiled",
+    "compiled-bf16", "onnx", "onnx-int8", "torchscript" on CPU, "torch", "torch-fp16", "torchscript" on
+    CUDA. An exported file runs in its own runtime. Pre- and post-processing are numpy and shared by all.
+    ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
     """
 
     def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
                  flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
                  skeleton: str | None = None, color_order: str | None = None, backend: str | None = None,
-                 progress: bool = True) -> None:
-        from .backends import TorchBackend, exported_kind, open_exported
+                 progress: bool = True, log: Callable[[str], None] | None = None, remeasure: bool = False) -> None:
+        from .accel import BACKEND_ENV, AutoDecision, build_engine, choose_backend, engine_spec, real_crops
+        from .backends import exported_kind, open_exported
         from .skeletons import get_skeleton
         from .weights import LoadedWeights, load_weights
 
+        explicit = backend  # $HPE_BACKEND is a default for checkpoints; an exported file always runs in its runtime
+        backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+        say = log or (lambda _m: None)
         self.device = torch.device(device)
         self.weights: LoadedWeights | None = None
         self.model: torch.nn.Module | None = None
-        kind = None if isinstance(weights, LoadedWeights) else exported_kind(weights, backend)
+        self.decision: AutoDecision | None = None
+        kind = None if isinstance(weights, LoadedWeights) else exported_kind(weights, explicit)
         if kind is not None:
             self.backend, meta = open_exported(weights, kind, self.device)
             sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
@@ -91,8 +100,17 @@ class Predictor:
                 progress=progress)
             self.weights = loaded
             self.model = loaded.model.to(self.device).eval()
-            self.backend = TorchBackend(self.model, self.device)
             sk_name, size, order = loaded.skeleton.name, loaded.input_size, loaded.color_order
+            in_size = tuple(int(v) for v in (input_size or size))
+            order = color_order or order
+            spec = engine_spec(self.model, self.device, in_size,  # type: ignore[arg-type]
+                               lambda: real_crops(in_size, order))  # type: ignore[arg-type]
+            if backend == "auto":
+                self.backend, self.decision = choose_backend(spec, spec.calibration, batch=2 if flip else 1, log=say,
+                                                              remeasure=remeasure)
+                say(self.decision.summary())
+            else:
+                self.backend = build_engine(backend, spec, say)
         self.skeleton: Skeleton = get_skeleton(skeleton or sk_name)
         self.input_size: tuple[int, int] = tuple(int(v) for v in (input_size or size))  # type: ignore[assignment]
         self.color_order: str = color_order or order
@@ -100,6 +118,7 @@ class Predictor:
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.input_size)
         self._flip_perm = self.skeleton.flip_permutation()
+        self.last_timings: dict[str, float] = {}  # ms per stage of the last call: read, preprocess, model, postprocess
 
     def run_model(self, x: np.ndarray) -> np.ndarray:
         """Normalised crops (N, 3, H, W) -> heatmaps (N, K, h, w), with the flip test when enabled."""
@@ -127,13 +146,20 @@ class Predictor:
                  return_heatmaps: bool = False) -> PoseResult:
         """Predict every person in ``boxes`` (x, y, w, h); the whole image is one box when none are given."""
         name = str(image) if isinstance(image, (str, os.PathLike)) else None
+        t0 = time.perf_counter()
         rgb = read_image(image)
         h, w = rgb.shape[:2]
         bxs = _as_boxes(boxes, w, h)
+        t1 = time.perf_counter()
         x, centers, scales = self.preprocess(rgb, bxs)
+        t2 = time.perf_counter()
         hms = np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+        t3 = time.perf_counter()
         kps, scores = self.postprocess(hms, centers, scales)
         people = [Person(b, k, s) for b, k, s in zip(bxs, kps, scores)]
+        t4 = time.perf_counter()
+        self.last_timings = {"read": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "model": (t3 - t2) * 1e3,
+                             "postprocess": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
         return PoseResult(w, h, self.skeleton, people, name, hms if return_heatmaps else None)
 
 

@@ -259,8 +259,7 @@ def _lambda_predictor() -> Any:
     """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default')."""
     from .predictor import Predictor
 
-    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), backend=os.environ.get("HPE_BACKEND") or None,
-                     progress=False)
+    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), progress=False)  # backend: $HPE_BACKEND or auto
 
 
 def _lambda_response(status: int, body: bytes | str, media: str = "application/json") -> dict[str, Any]:

@@ -27,6 +27,13 @@ def _no_internet(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _plain_backend_by_default(monkeypatch):
+    """Tests build many predictors of throwaway models: plain PyTorch unless a test asks for another engine
+    (auto's one-off measurement is tested in test_accel.py; the notebooks run the real default, auto)."""
+    monkeypatch.setenv("HPE_BACKEND", "torch")
+
+
 def shared_or_skip(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with a reason when it is absent."""
     p = SHARED.joinpath(*parts)

@@ -24,12 +24,12 @@ if CHROMIUM is None:  # CI installs it (make setup-browser); say so rather than 
 def server(tmp_path_factory):
     weights = REPO / "weights" / "hpe_default.pt"
     if weights.exists():
-        predictor = Predictor(weights, progress=False)
+        predictor = Predictor(weights, progress=False, backend="torch")
     else:
         torch.manual_seed(0)
         m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
         predictor = Predictor(save_checkpoint(m, tmp_path_factory.mktemp("w") / "t.pt", skeleton="mpii16",
-                                              input_size=(64, 64)), progress=False)
+                                              input_size=(64, 64)), progress=False, backend="torch")
     with BackgroundServer(create_app(predictor=predictor)) as url:
         yield url + "/"
 

@@ -85,6 +85,9 @@ def test_torch_export_program_runs_with_dynamic_batch(ckpt):
         assert torch.allclose(prog.module()(x), model(x), atol=1e-4)
 
 
-def test_predictor_refuses_an_exported_backend_for_a_checkpoint(ckpt):
-    with pytest.raises(ValueError, match="exported model file"):
-        Predictor(ckpt, backend="onnx-int8")
+def test_an_exported_file_refuses_a_foreign_backend(ckpt, tmp_path):
+    out = tmp_path / "m.onnx"
+    export_mod.export(ckpt, "onnx", out, [str(MESSI)], log=lambda _m: None)
+    assert Predictor(out, backend="auto").backend.name == "onnx"
+    with pytest.raises(ValueError, match="runs with backend onnx"):
+        Predictor(out, backend="torch")

@@ -30,7 +30,7 @@ def predictor(tmp_path_factory):
     torch.manual_seed(0)
     m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
     p = save_checkpoint(m, tmp_path_factory.mktemp("w") / "tiny.pt", skeleton="mpii16", input_size=(64, 64))
-    return Predictor(p, progress=False)
+    return Predictor(p, progress=False, backend="torch")
 
 
 @pytest.fixture(scope="module")
