@@ -42,20 +42,20 @@ DATA = setup()
 
 # %%
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from hpe_utils import export as ex
+from hpe_utils import accel
 from hpe_utils.cli import default_calibration_images
 from hpe_utils.backends import TorchScriptBackend
 from hpe_utils.predictor import Predictor
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # "deprecated": we know, see above
 torch.set_num_threads(2)
-predictor = Predictor("default", flip=False)
+predictor = Predictor("default", flip=False, backend="torch")  # eager fp32: the reference for every export
 model = predictor.model.eval()
 images = default_calibration_images()
 x = ex.calibration_crops(images, predictor)  # real crops: the demo image, the samples and their mirror images
@@ -109,35 +109,44 @@ for r in reports.values():
 
 # %% [markdown]
 # ## 4. Latency, measured here
-# One 128x128 crop (batch 1) and a batch of 8, median of repeated runs on this machine's CPU. Timings vary
-# from machine to machine (and run to run): read the ratios, not the digits.
+# One 128x128 crop (batch 1) and a batch of 8, median of interleaved rounds on this machine's CPU (each
+# round times every backend once, so a busy moment slows them all alike). Timings vary from machine to
+# machine (and run to run): read the ratios, not the digits.
 
 # %%
 backends = {"PyTorch eager": predictor.backend,
             "TorchScript": TorchScriptBackend(tmp / "model.torchscript", torch.device("cpu")),
             "ONNX Runtime": Predictor(tmp / "model.onnx").backend,
             "ONNX Runtime int8": Predictor(tmp / "model_int8.onnx").backend}
-
-
-def median_ms(fn, inp, repeat=15):
-    fn(inp)
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(inp)
-        ts.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(ts))
-
-
-table = {name: (median_ms(b, x[:1]), median_ms(b, x[:8], 7)) for name, b in backends.items()}
-base = table["PyTorch eager"][0]
-for name, (b1, b8) in table.items():
-    print(f"{name:18s} batch 1: {b1:6.1f} ms ({base / b1:4.1f}x)   batch 8: {b8:6.1f} ms")
+b1 = accel.side_by_side_ms({n: (lambda b=b: b(x[:1])) for n, b in backends.items()}, rounds=15)
+b8 = accel.side_by_side_ms({n: (lambda b=b: b(x[:8])) for n, b in backends.items()}, rounds=7)
+for name in backends:
+    print(f"{name:18s} batch 1: {b1[name]:6.1f} ms ({b1['PyTorch eager'] / b1[name]:4.1f}x)   batch 8: {b8[name]:6.1f} ms")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.2))
-ax.barh(list(table), [v[0] for v in table.values()], color="#3a7bd5")
+ax.barh(list(b1), list(b1.values()), color="#3a7bd5")
 ax.set_title("Latency of one 128x128 crop (median, this machine)")
 ax.set_xlabel("milliseconds (lower is better)")
 ax.set_ylabel("backend")
 plt.show()
+
+# %% [markdown]
+# ## 5. Let the library choose: `backend="auto"`
+# `Predictor` does this comparison for you. With `backend="auto"` (the default) it builds each engine that
+# can help on this machine — eager PyTorch, ONNX Runtime, an AOTInductor-compiled model, and bf16 versions
+# when the CPU has fast bf16 matrix units (AMX) — checks that at least 99% of joints land within 1 heatmap
+# pixel of eager fp32 on the shipped images, times them at the predictor's batch (one person and its mirror
+# image) and keeps the fastest. int8 is never chosen silently: it moves joints. The choice and the compiled
+# files are cached per weights and machine, so only the first run pays (`hpe predict -v` shows the table,
+# `--remeasure` measures again).
+
+# %%
+auto = Predictor("default")
+print(auto.decision.summary())
+print(auto.decision.table())
+
+# %%
+# NBVAL_CHECK_OUTPUT
+chosen = next(m for m in auto.decision.measurements if m.backend == auto.decision.backend)
+print("auto's engine matches eager fp32:", chosen.ok)

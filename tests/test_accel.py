@@ -116,12 +116,12 @@ def test_compiled_engine_matches_eager_and_loads_from_the_cache(default, cache):
     x = accel.real_crops(default.input_size, default.color_order)[:3]
     with torch.no_grad():
         ref = default.model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(engine(x), ref, atol=1e-4)
-    assert engine(x[:1]).shape == ref[:1].shape  # dynamic batch
-    (pkg,) = cache.glob("*-compiled.pt2")
-    stamp = pkg.stat().st_mtime_ns
+    np.testing.assert_allclose(engine(x), ref, atol=1e-4)  # 3 = a batch of 2 and a batch of 1
+    pkgs = sorted(cache.glob("*-compiled-b*.pt2"))
+    assert [p.name[-7:] for p in pkgs] == ["-b1.pt2", "-b2.pt2"]
+    stamp = pkgs[1].stat().st_mtime_ns
     again = accel.build_engine("compiled", _spec(default, cache))
-    assert pkg.stat().st_mtime_ns == stamp  # loaded, not compiled again
+    assert pkgs[1].stat().st_mtime_ns == stamp  # loaded, not compiled again
     np.testing.assert_allclose(again(x), ref, atol=1e-4)
 
 
@@ -149,3 +149,10 @@ def test_cli_verbose_names_the_engine_and_times_each_stage(cache, capsys):
     assert "engine: torch" in err
     for stage in ("decode image", "preprocess", "model", "postprocess", "total"):
         assert stage in err
+
+
+def test_auto_without_real_images_runs_eager_pytorch(default, cache, monkeypatch):
+    monkeypatch.setattr("hpe_utils.images.shipped_images", lambda: [])
+    logs: list[str] = []
+    p = Predictor(default, backend="auto", log=logs.append)
+    assert p.backend.name == "torch" and any("no real images" in m for m in logs)

@@ -1,4 +1,5 @@
 """The benchmark scripts run and print their tables (numbers are for bench/, never asserted as timings)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +10,30 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_backend_benchmark_prints_a_table_with_ratios_and_peaks(tmp_path):
+def test_backend_benchmark_prints_a_table_with_ratios_peaks_agreement_and_auto(tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "table.md"
     r = subprocess.run([sys.executable, str(REPO / "bench" / "backends.py"), "--depths", "18", "--sizes", "64x64",
-                        "--batches", "1", "--repeat", "2", "--no-compile", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+                        "--batches", "1", "--rounds", "2", "--engines", "torch", "onnx", "torchscript",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     table = out.read_text()
-    assert "Matmul peaks measured in this run" in table and "| R18 (random) | 64x64 | 1 | eager fp32 |" in table
-    rows = [l for l in table.splitlines() if l.startswith("| R18")]
-    assert len(rows) == 4 and rows[0].split("|")[6].strip() == "1.00"
+    assert "Matmul peaks measured in this run" in table
+    rows = [l.split("|") for l in table.splitlines() if l.startswith("| R18 (default weights) | 64x64 | 1 |")]
+    assert [c[4].strip() for c in rows] == ["eager fp32", "ONNX Runtime fp32", "TorchScript fp32"]
+    assert rows[0][6].strip() == "1.00x"
+    assert all(c[10].strip().endswith("%") for c in rows)  # agreement with fp32 on real images
+    auto = [l for l in table.splitlines() if l.startswith("| R18 (default weights) | 64x64 | ") and "x |" in l
+            and l.count("|") == 7]
+    assert len(auto) == 1
+
+
+@pytest.mark.slow
+def test_end_to_end_benchmark_splits_the_stages_and_times_processes(tmp_path):
+    out = tmp_path / "e2e.md"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "end_to_end.py"), "--calls", "2", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "HPE_BACKEND": "torch"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = out.read_text()
+    assert "| torch |" in text and "| auto -> " in text and "model share" in text
+    assert "auto, cold (empty cache: measure + compile)" in text and "--backend torch" in text
