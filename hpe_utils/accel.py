@@ -18,6 +18,7 @@ import copy
 import functools
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -139,10 +140,17 @@ def compile_package(model: nn.Module, example: torch.Tensor, dtype: torch.dtype,
     with torch.no_grad():
         program = torch.export.export(wrapped, (example.float(),))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        part = Path(tmp) / "model.pt2"  # the packager insists on a .pt2 name
-        torch._inductor.aoti_compile_and_package(program, package_path=str(part), inductor_configs={"freezing": True})
-        os.replace(part, path)
+    # the C++ build warns "No CUDA runtime is found" on every CPU-only machine: noise for a CPU package
+    cpp_log = logging.getLogger("torch.utils.cpp_extension")
+    level = cpp_log.level
+    cpp_log.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            part = Path(tmp) / "model.pt2"  # the packager insists on a .pt2 name
+            torch._inductor.aoti_compile_and_package(program, package_path=str(part), inductor_configs={"freezing": True})
+            os.replace(part, path)
+    finally:
+        cpp_log.setLevel(level)
 
 
 # ------------------------------------------------------------------ identity of what we cache
