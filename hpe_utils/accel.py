@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from .backends import OnnxBackend, TorchBackend
+from .export import write_atomic
 from .model import fold_deconv_batchnorm
 
 DECISION_VERSION = 1
@@ -139,16 +140,13 @@ def compile_package(model: nn.Module, example: torch.Tensor, dtype: torch.dtype,
     wrapped = _CastWrapper(fold_batchnorms(model).to(dtype), dtype).eval()
     with torch.no_grad():
         program = torch.export.export(wrapped, (example.float(),))
-    path.parent.mkdir(parents=True, exist_ok=True)
     # the C++ build warns "No CUDA runtime is found" on every CPU-only machine: noise for a CPU package
     cpp_log = logging.getLogger("torch.utils.cpp_extension")
     level = cpp_log.level
     cpp_log.setLevel(logging.ERROR)
     try:
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            part = Path(tmp) / "model.pt2"  # the packager insists on a .pt2 name
-            torch._inductor.aoti_compile_and_package(program, package_path=str(part), inductor_configs={"freezing": True})
-            os.replace(part, path)
+        write_atomic(path, lambda part: torch._inductor.aoti_compile_and_package(
+            program, package_path=str(part), inductor_configs={"freezing": True}))
     finally:
         cpp_log.setLevel(level)
 
@@ -252,24 +250,16 @@ def build_engine(name: str, spec: EngineSpec, log: Callable[[str], None] = lambd
     fp32 = spec.cache / f"{spec.key}-onnx.onnx"
     if not fp32.exists():
         log(f"exporting ONNX once -> {fp32}")
-        _atomic_file(fp32, lambda p: export_onnx_model(spec.model.eval(), spec.example(1), p, {}))
+        write_atomic(fp32, lambda p: export_onnx_model(spec.model.eval(), spec.example(1), p, {}))
     if name == "onnx":
         return OnnxBackend(fp32)
     int8 = spec.cache / f"{spec.key}-onnx-int8.onnx"
     if not int8.exists():
         log(f"quantizing ONNX to int8 once (calibrated on the shipped images) -> {int8}")
-        _atomic_file(int8, lambda p: quantize_onnx_int8(fp32, p, spec.calibration()))
+        write_atomic(int8, lambda p: quantize_onnx_int8(fp32, p, spec.calibration()))
     backend = OnnxBackend(int8)
     backend.name = "onnx-int8"
     return backend
-
-
-def _atomic_file(path: Path, writer: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        part = Path(tmp) / path.name
-        writer(part)
-        os.replace(part, path)
 
 
 # ------------------------------------------------------------------ auto
@@ -466,7 +456,7 @@ def _read_decision(path: Path) -> AutoDecision | None:
 
 
 def _write_decision(path: Path, decision: AutoDecision) -> None:
-    _atomic_file(path, lambda p: p.write_text(json.dumps(decision.to_json(), indent=1)))
+    write_atomic(path, lambda p: p.write_text(json.dumps(decision.to_json(), indent=1)))
 
 
 def engine_spec(model: nn.Module, device: torch.device, input_size: tuple[int, int],

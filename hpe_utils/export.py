@@ -61,18 +61,20 @@ def metadata(loaded: Any) -> dict[str, Any]:
             "config": loaded.config.to_dict(), "source": str(loaded.source)}
 
 
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """``writer`` fills a file of the same name in a temporary folder beside ``path``, then it replaces ``path``
+    in one step: readers never see half a file, and writers that insist on a suffix (.pt2, .onnx) get it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        part = Path(tmp) / path.name
+        writer(part)
+        os.replace(part, path)
+
+
 def _write_atomic(path: Path, writer: Callable[[Path], None], overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, writer)
 
 
 # ------------------------------------------------------------------ TorchScript
@@ -174,18 +176,10 @@ TOLERANCES: dict[str, tuple[float, float]] = {
 
 
 def calibration_crops(images: Sequence[Any], predictor: Any) -> np.ndarray:
-    """Normalised whole-image crops of real images, the inputs both calibration and parity checks use."""
-    from .images import read_image
-    from .transforms import whole_image_box
+    """Normalised whole-image crops of real images (and their mirrors) as ``predictor`` sees them."""
+    from .accel import real_crops
 
-    out = []
-    for img in images:
-        rgb = read_image(img)
-        x, _, _ = predictor.preprocess(rgb, whole_image_box(rgb.shape[1], rgb.shape[0])[None])
-        out.append(x)
-        # mirrored copies double the variety for calibration and parity at no cost
-        out.append(np.ascontiguousarray(x[..., ::-1]))
-    return np.concatenate(out)
+    return real_crops(predictor.input_size, predictor.color_order, images)
 
 
 def export(weights: str | os.PathLike | Any, fmt: str, out: str | os.PathLike, images: Sequence[Any], *,
