@@ -17,7 +17,8 @@ import torch
 
 from .codec import HeatmapCodec
 from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
-from .transforms import PIXEL_STD, box_to_center_scale, crop, get_affine_transform, affine_points, normalize
+from .transforms import (PIXEL_STD, affine_points, box_to_center_scale, crop, get_affine_transform, normalize,
+                         photometric_jitter, random_erase)
 
 
 @dataclass
@@ -161,12 +162,15 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> 
 @dataclass(frozen=True)
 class AugmentConfig:
     """The original recipe's three augmentations: random scale, rotation part of the time, horizontal flip with
-    L/R swap. Unlike the original's clipped normal, the scale is drawn log-uniformly from ``scale_range``."""
+    L/R swap. Unlike the original's clipped normal, the scale is drawn log-uniformly from ``scale_range``.
+    Two optional pixel-only ones (off by default) fight over-fitting on small sets: colour jitter, random erasing."""
 
     scale_range: tuple[float, float] = (0.7, 1.35)  # crop size multiplier (>1 zooms out), log-uniform
     rotation: float = 30.0  # degrees, normal with this sd clipped at 2 sd
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
+    color_jitter: float = 0.0  # brightness/contrast/saturation factors in [1-x, 1+x]; 0 = off (the original)
+    erase_prob: float = 0.0  # chance of one random-noise rectangle (2-15% of the crop); 0 = off (the original)
 
 
 def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> tuple[float, float, bool]:
@@ -245,6 +249,10 @@ class TopDownDataset(torch.utils.data.Dataset):
         else:
             s, r, f = 1.0, 0.0, False
         patch, kp, vis = warp_sample(image, sample, self.codec.input_size, s, r, f, self.flip_perm)
+        if self.augment is not None:
+            patch = photometric_jitter(patch, rng, self.augment.color_jitter)
+            if self.augment.erase_prob > 0 and rng.random() < self.augment.erase_prob:
+                patch = random_erase(patch, rng)
         target, weight = self.codec.encode(kp, vis)
         x = normalize(patch[None], self.color_order)[0]
         return {

@@ -53,6 +53,8 @@ class TrainConfig:
     rotation: float = 30.0
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
+    color_jitter: float = 0.0  # brightness/contrast/saturation jitter strength (0 = off, the original recipe)
+    erase_prob: float = 0.0  # random-erasing probability (0 = off, the original recipe)
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (CUDA)
     channels_last: bool = True
     seed: int = 0
@@ -100,7 +102,8 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
         raise ValueError(f"dataset must be lsp, coco or mpii, got {cfg.dataset!r}")
     if not train_s:
         raise ValueError(f"no training samples found in {cfg.data}")
-    aug = AugmentConfig(tuple(cfg.scale_range), cfg.rotation, cfg.rotation_prob, cfg.flip_prob)  # type: ignore[arg-type]
+    aug = AugmentConfig(tuple(cfg.scale_range), cfg.rotation, cfg.rotation_prob, cfg.flip_prob,  # type: ignore[arg-type]
+                        cfg.color_jitter, cfg.erase_prob)
     train = TopDownDataset(train_s, sk, codec, aug, seed=cfg.seed)
     val = TopDownDataset(val_s, sk, codec, None)
     return train, val

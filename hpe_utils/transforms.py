@@ -110,3 +110,45 @@ def normalize(crops: np.ndarray, color_order: str = "rgb") -> np.ndarray:
         raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
     x = (x.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def photometric_jitter(patch: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Random brightness, contrast and saturation (each factor in [1-strength, 1+strength], random order).
+
+    Colour changes move no joint, so targets are untouched; they stop a small training set's lighting and
+    kit colours from becoming cues.
+    """
+    if strength <= 0:
+        return patch
+    x = patch.astype(np.float32)
+    for op in rng.permutation(3):
+        f = float(rng.uniform(1.0 - strength, 1.0 + strength))
+        if op == 0:  # brightness
+            x = x * f
+        elif op == 1:  # contrast around the mean grey level
+            grey = float((x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
+            x = (x - grey) * f + grey
+        else:  # saturation around each pixel's grey value
+            grey_px = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+            x = (x - grey_px) * f + grey_px
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def random_erase(patch: np.ndarray, rng: np.random.Generator, area: tuple[float, float] = (0.02, 0.15),
+                 aspect: tuple[float, float] = (0.3, 3.3)) -> np.ndarray:
+    """Paint one random rectangle (area share and aspect drawn from the ranges) with uniform noise.
+
+    The joints under it keep their labels: the network learns to place occluded joints from context,
+    the commonest failure on sports photos (Zhong et al. 2020, "Random Erasing").
+    """
+    h, w = patch.shape[:2]
+    for _ in range(10):
+        a = float(rng.uniform(*area)) * h * w
+        r = float(math.exp(rng.uniform(math.log(aspect[0]), math.log(aspect[1]))))
+        eh, ew = int(round(math.sqrt(a * r))), int(round(math.sqrt(a / r)))
+        if 0 < eh < h and 0 < ew < w:
+            y, x = int(rng.integers(0, h - eh + 1)), int(rng.integers(0, w - ew + 1))
+            out = patch.copy()
+            out[y:y + eh, x:x + ew] = rng.integers(0, 256, size=(eh, ew, patch.shape[2]), dtype=np.uint8)
+            return out
+    return patch

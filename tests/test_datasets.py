@@ -351,3 +351,45 @@ def test_coco_dataset_uses_the_coco_skeleton():
         it = ds[i]
         assert it["image"].shape == (3, 64, 48) and it["target"].shape == (17, 16, 12)
         assert (it["target_weight"].numpy()[smp.visible == 0] == 0).all()
+
+
+# ------------------------------------------------------------------ pixel-only augmentations
+
+def test_colour_jitter_is_off_at_zero_deterministic_and_keeps_grey_pixels_grey():
+    from hpe_utils.transforms import photometric_jitter
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(32, 24, 3), dtype=np.uint8)
+    assert photometric_jitter(img, np.random.default_rng(1), 0.0) is img
+    a = photometric_jitter(img, np.random.default_rng(1), 0.4)
+    assert a.shape == img.shape and a.dtype == np.uint8 and not np.array_equal(a, img)
+    assert np.array_equal(a, photometric_jitter(img, np.random.default_rng(1), 0.4))
+    grey = np.repeat(np.linspace(0, 255, 32 * 24).reshape(32, 24, 1), 3, axis=2).astype(np.uint8)
+    for seed in range(5):  # brightness, contrast and saturation never tint a grey pixel
+        g = photometric_jitter(grey, np.random.default_rng(seed), 0.5).astype(int)
+        assert np.abs(g[..., 0] - g[..., 1]).max() <= 1 and np.abs(g[..., 1] - g[..., 2]).max() <= 1
+
+
+def test_random_erase_paints_exactly_one_rectangle_of_the_requested_size():
+    from hpe_utils.transforms import random_erase
+
+    img = np.full((64, 48, 3), 7, dtype=np.uint8)
+    for seed in range(20):
+        out = random_erase(img, np.random.default_rng(seed), area=(0.05, 0.1))
+        assert (img == 7).all()  # the input is never modified
+        ys, xs = np.nonzero((out != 7).any(axis=2))
+        box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        assert 0.04 * 64 * 48 <= box <= 0.11 * 64 * 48  # rounding of the sides
+        assert len(ys) >= 0.97 * box  # filled (noise may hit the background value now and then), nothing outside
+
+
+def test_pixel_augmentations_leave_crops_geometry_and_targets_untouched():
+    samples = lsp_samples(FIX / "lsp", range(6), "mpii16")
+    codec = HeatmapCodec((64, 64))
+    base = TopDownDataset(samples, MPII16, codec, AugmentConfig(), seed=3)
+    pix = TopDownDataset(samples, MPII16, codec, AugmentConfig(color_jitter=0.4, erase_prob=1.0), seed=3)
+    for i in range(len(samples)):
+        a, b = base[i], pix[i]
+        assert torch.equal(a["target"], b["target"]) and torch.equal(a["target_weight"], b["target_weight"])
+        assert torch.equal(a["scale"], b["scale"])
+        assert not torch.equal(a["image"], b["image"])
