@@ -112,6 +112,17 @@ def normalize(crops: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
+
+def denormalize(x: np.ndarray, color_order: str = "rgb") -> np.ndarray:
+    """Network input (N, 3, H, W) or (3, H, W) float -> uint8 RGB (…, H, W, 3): :func:`normalize` undone, to look at."""
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim not in (3, 4) or a.shape[-3] != 3:
+        raise ValueError(f"expected (N, 3, H, W) or (3, H, W), got {a.shape}")
+    img = np.moveaxis(a, -3, -1) * IMAGENET_STD + IMAGENET_MEAN
+    if color_order == "bgr":
+        img = img[..., ::-1]
+    return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
 def photometric_jitter(patch: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Random brightness, contrast and saturation (each factor in [1-strength, 1+strength], random order).
 

@@ -175,3 +175,30 @@ def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training
         ax2.legend(loc="center right")
     ax.legend(loc="upper right")
     return fig
+
+
+def plot_augmentations(dataset: Any, index: int = 0, *, draws: int = 6,
+                       title: str = "One training sample, augmented (targets drawn over the crop)") -> Any:
+    """The same sample as the network sees it in ``draws`` different epochs, with its target heatmaps on top."""
+    from .transforms import denormalize
+
+    if dataset.augment is None:
+        raise ValueError("the dataset has no augmentation to show")
+    fig, axes = _figure(1, draws, figsize=(2.6 * draws, 3.2))
+    first_epoch = dataset.epoch
+    try:
+        for d, ax in enumerate(axes[0]):
+            dataset.set_epoch(first_epoch + d)
+            item = dataset[index]
+            crop = denormalize(item["image"].numpy(), dataset.color_order)
+            hm = item["target"].numpy().max(axis=0)
+            up = cv2.resize(hm, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+            ax.imshow(crop)
+            ax.imshow(up, cmap="jet", alpha=0.35 * (up > 0.05), vmin=0, vmax=1)
+            ax.set_title(f"epoch {first_epoch + d}", fontsize="small")
+            ax.set_xlabel("x (input pixels)")
+            ax.set_ylabel("y (input pixels)")
+    finally:
+        dataset.set_epoch(first_epoch)
+    fig.suptitle(title)
+    return fig

@@ -80,3 +80,15 @@ def test_normalize_bgr_reverses_channels_before_rgb_statistics():
     assert bgr[0, 0, 0, 0] == pytest.approx((0 - 0.485) / 0.229)
     with pytest.raises(ValueError):
         normalize(crops, "hsv")
+
+
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+def test_denormalize_gives_back_the_crops_normalize_was_given(order):
+    from hpe_utils.transforms import denormalize, normalize
+
+    crops = np.random.default_rng(0).integers(0, 256, size=(2, 8, 6, 3), dtype=np.uint8)
+    x = normalize(crops, order)
+    assert np.array_equal(denormalize(x, order), crops)
+    assert np.array_equal(denormalize(x[1], order), crops[1])
+    with pytest.raises(ValueError):
+        denormalize(x[..., 0])

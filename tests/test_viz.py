@@ -6,7 +6,7 @@ from hpe_utils.metrics import pck
 from hpe_utils.skeletons import MPII16
 from hpe_utils.viz import (
     draw_people, draw_skeleton, plot_heatmap_grid, plot_heatmap_overlay, plot_keypoints, plot_loss_curve,
-    plot_per_joint, plot_side_by_side,
+    plot_augmentations, plot_per_joint, plot_side_by_side,
 )
 
 
@@ -67,12 +67,38 @@ def test_every_figure_has_titles_and_axis_labels():
         plot_side_by_side([img, img], ["a", "b"], "both"),
         plot_per_joint(pck(kp[None], kp[None], sc[None], np.array([10.0]), joints=MPII16.joints)),
         plot_loss_curve([{"epoch": 1, "train_loss": 0.1, "val_pck@0.2": 0.2}, {"epoch": 2, "train_loss": 0.05, "val_pck@0.2": 0.4}]),
+        plot_augmentations(_augmented_dataset(), draws=3),
     ]
     for fig in figs:
         data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and (ax.get_images() or ax.lines or ax.patches)]
         assert data_axes and all(ax.get_ylabel() for ax in data_axes)  # twin axes share the x label and title
         titled = [ax for ax in data_axes if ax.get_title()]
         assert titled and all(_labelled(ax) for ax in titled)
+
+
+def _augmented_dataset(**aug):
+    from pathlib import Path
+
+    from hpe_utils.codec import HeatmapCodec
+    from hpe_utils.datasets import AugmentConfig, TopDownDataset, lsp_samples
+
+    fix = Path(__file__).resolve().parent / "fixtures" / "lsp"
+    return TopDownDataset(lsp_samples(fix, range(2), "mpii16"), "mpii16", HeatmapCodec((64, 64)),
+                          AugmentConfig(**aug), seed=0)
+
+
+def test_augmentation_figure_shows_different_draws_and_leaves_the_dataset_epoch_alone():
+    ds = _augmented_dataset(color_jitter=0.3, erase_prob=1.0)
+    ds.set_epoch(5)
+    fig = plot_augmentations(ds, 1, draws=4)
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in panels] == ["epoch 5", "epoch 6", "epoch 7", "epoch 8"]
+    crops = [ax.get_images()[0].get_array() for ax in panels]
+    assert crops[0].shape == (64, 64, 3) and not np.array_equal(crops[0], crops[1])
+    assert ds.epoch == 5 and fig.get_suptitle()
+    ds.augment = None
+    with pytest.raises(ValueError, match="no augmentation"):
+        plot_augmentations(ds)
 
 
 def test_heatmap_grid_has_one_named_panel_per_joint():
