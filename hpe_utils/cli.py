@@ -98,14 +98,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ weights
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from .weights import WeightsError, describe_weights_table, download_weights
+    from .weights import WeightsError, average_checkpoints, describe_weights_table, download_weights
 
     if args.action == "list":
         print(describe_weights_table())
         return 0
     try:
-        path = download_weights(args.name, progress=not args.quiet)
-    except (WeightsError, KeyError) as e:
+        if args.action == "average":
+            if not args.out:
+                raise WeightsError("average needs --out FILE")
+            path = average_checkpoints(args.name, args.out, overwrite=args.overwrite)
+        else:
+            if len(args.name) != 1:
+                raise WeightsError("download takes one registry name")
+            path = download_weights(args.name[0], progress=not args.quiet)
+    except (WeightsError, KeyError, FileExistsError) as e:
         _err(str(e))
         return 2
     print(path)
@@ -285,9 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-q", "--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
 
-    w = sub.add_parser("weights", help="list or download checkpoints")
-    w.add_argument("action", choices=["list", "download"])
-    w.add_argument("name", nargs="?", help="registry name (for download)")
+    w = sub.add_parser("weights", help="list, download or average checkpoints")
+    w.add_argument("action", choices=["list", "download", "average"])
+    w.add_argument("name", nargs="*", help="download: a registry name; average: two or more checkpoints")
+    w.add_argument("--out", help="average: the checkpoint to write")
+    w.add_argument("--overwrite", action="store_true", help="average: replace --out if it exists")
     w.add_argument("-q", "--quiet", action="store_true")
     w.set_defaults(func=cmd_weights)
 

@@ -173,3 +173,39 @@ def test_every_torch_load_in_the_code_uses_weights_only():
     assert calls, "expected to find torch.load calls"
     bad = [c for c in calls if "weights_only=True" not in c[1]]
     assert not bad, f"torch.load without weights_only=True: {bad}"
+
+
+def test_averaged_checkpoint_holds_the_mean_of_its_runs_and_refuses_mismatches(tmp_path):
+    from hpe_utils.cli import main
+    from hpe_utils.weights import average_checkpoints
+
+    small = dict(depth=18, num_joints=16, deconv_filters=(64, 64), deconv_kernels=(4, 4))
+    paths = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        m = PoseResNet(**small)
+        paths.append(save_checkpoint(m, tmp_path / f"run{seed}.pt", skeleton="mpii16", input_size=(128, 128),
+                                     meta={"val_pck@0.2": 0.1 * seed}, half=False))
+    out = average_checkpoints(paths, tmp_path / "soup.pt")
+    runs = [load_weights(p).model.state_dict() for p in paths]
+    soup = load_weights(out)
+    assert soup.config == load_weights(paths[0]).config and soup.input_size == (128, 128)
+    for k, v in soup.model.state_dict().items():
+        if v.is_floating_point():  # fp16 storage: compare at its precision
+            torch.testing.assert_close(v, sum(r[k] for r in runs) / 3, atol=2e-3, rtol=1e-2)
+    assert soup.meta["averaged_from"] == [str(p) for p in paths]
+    assert [m["val_pck@0.2"] for m in soup.meta["averaged_meta"]] == [0.0, 0.1, 0.2]
+
+    with pytest.raises(FileExistsError):
+        average_checkpoints(paths, out)
+    with pytest.raises(WeightsError, match="at least two"):
+        average_checkpoints(paths[:1], tmp_path / "one.pt")
+    other = save_checkpoint(PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32), deconv_kernels=(4, 4)),
+                            tmp_path / "other.pt", skeleton="mpii16", input_size=(128, 128))
+    with pytest.raises(WeightsError, match="does not match"):
+        average_checkpoints([paths[0], other], tmp_path / "bad.pt")
+    assert not (tmp_path / "bad.pt").exists()
+
+    assert main(["weights", "average", str(paths[0]), str(paths[1]), "--out", str(tmp_path / "cli.pt")]) == 0
+    assert main(["weights", "average", str(paths[0]), str(paths[1]), "--out", str(tmp_path / "cli.pt")]) == 2
+    assert main(["weights", "average", str(paths[0]), str(paths[1])]) == 2  # no --out
