@@ -30,3 +30,14 @@ def test_stored_outputs_come_from_a_full_run(script):
     assert counts == sorted(counts), f"{script.stem}: cells were run out of order"
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{script.stem}: stored outputs contain an error"
+
+
+@pytest.mark.parametrize("script", PAIRS, ids=[p.stem for p in PAIRS])
+def test_every_figure_a_cell_returns_is_stored_as_an_image(script):
+    """A figure shown as '<Figure size ...>' text means Jupyter could not draw it (no inline backend)."""
+    nb = jupytext.read(script.with_suffix(".ipynb"))
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.get("output_type") in ("execute_result", "display_data")]
+    as_text = [o for o in outputs if "image/png" not in o["data"]
+               and str(o["data"].get("text/plain", "")).startswith("<Figure")]
+    assert not as_text, f"{script.stem}: {len(as_text)} figure(s) stored as text, not drawn"
