@@ -112,7 +112,6 @@ def normalize(crops: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-
 def denormalize(x: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     """Network input (N, 3, H, W) or (3, H, W) float -> uint8 RGB (…, H, W, 3): :func:`normalize` undone, to look at."""
     a = np.asarray(x, dtype=np.float32)
@@ -122,6 +121,10 @@ def denormalize(x: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     if color_order == "bgr":
         img = img[..., ::-1]
     return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 grey weights for RGB
+
 
 def photometric_jitter(patch: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Random brightness, contrast and saturation (each factor in [1-strength, 1+strength], random order).
@@ -137,10 +140,10 @@ def photometric_jitter(patch: np.ndarray, rng: np.random.Generator, strength: fl
         if op == 0:  # brightness
             x = x * f
         elif op == 1:  # contrast around the mean grey level
-            grey = float((x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
+            grey = float((x @ LUMA).mean())
             x = (x - grey) * f + grey
         else:  # saturation around each pixel's grey value
-            grey_px = (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+            grey_px = (x @ LUMA)[..., None]
             x = (x - grey_px) * f + grey_px
     return np.clip(x, 0, 255).astype(np.uint8)
 
@@ -149,8 +152,8 @@ def random_erase(patch: np.ndarray, rng: np.random.Generator, area: tuple[float,
                  aspect: tuple[float, float] = (0.3, 3.3)) -> np.ndarray:
     """Paint one random rectangle (area share and aspect drawn from the ranges) with uniform noise.
 
-    The joints under it keep their labels: the network learns to place occluded joints from context,
-    the commonest failure on sports photos (Zhong et al. 2020, "Random Erasing").
+    The joints under it keep their labels, so the network learns to place occluded joints from context
+    (Zhong et al. 2020, "Random Erasing Data Augmentation").
     """
     h, w = patch.shape[:2]
     for _ in range(10):
