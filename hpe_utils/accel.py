@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .backends import OnnxBackend, TorchBackend
-from .export import write_atomic
+from .download import write_atomic
 from .model import fold_deconv_batchnorm
 
 DECISION_VERSION = 1

@@ -7,6 +7,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 CACHE_ENV = "HPE_CACHE_DIR"
 
@@ -37,6 +38,16 @@ def cache_dir() -> Path:
         d = Path.home() / ".cache" / "hpe_utils"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """``writer`` fills a file of the same name in a temporary folder beside ``path``, then it replaces ``path``
+    in one step: readers never see half a file, and writers that insist on a suffix (.pt2, .onnx) get it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        part = Path(tmp) / path.name
+        writer(part)
+        os.replace(part, path)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .codec import HeatmapCodec
+from .download import write_atomic
 
 META_KEY = "hpe_meta"  # ONNX metadata_props key / TorchScript extra file holding the JSON metadata
 
@@ -59,16 +60,6 @@ def metadata(loaded: Any) -> dict[str, Any]:
     """What a runtime needs to use an exported file: skeleton, input size, colour order, architecture."""
     return {"skeleton": loaded.skeleton.name, "input_size": list(loaded.input_size), "color_order": loaded.color_order,
             "config": loaded.config.to_dict(), "source": str(loaded.source)}
-
-
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """``writer`` fills a file of the same name in a temporary folder beside ``path``, then it replaces ``path``
-    in one step: readers never see half a file, and writers that insist on a suffix (.pt2, .onnx) get it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        part = Path(tmp) / path.name
-        writer(part)
-        os.replace(part, path)
 
 
 def _write_atomic(path: Path, writer: Callable[[Path], None], overwrite: bool) -> None:

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from .codec import HeatmapCodec
+from .download import write_atomic
 from .datasets import AugmentConfig, TopDownDataset, coco_samples, lsp_samples, mpii_samples
 from .evaluate import predict_dataset, score_pck
 from .losses import JointsMSELoss
@@ -190,9 +191,7 @@ def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda part: torch.save(obj, part))
 
 
 def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:

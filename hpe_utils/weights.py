@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from .download import ChecksumError, WeightsError, cache_dir, repo_root
+from .download import ChecksumError, WeightsError, cache_dir, repo_root, write_atomic
 from .download import download as fetch
 from .model import RESNET_BLOCKS, PoseResNet, PoseResNetConfig
 from .skeletons import Skeleton, get_skeleton, skeleton_for_num_joints
@@ -351,15 +350,7 @@ def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str
     obj = {"format": FORMAT_TAG, "config": model.config.to_dict(), "skeleton": get_skeleton(skeleton).name,
            "input_size": [int(v) for v in input_size], "color_order": color_order, "state_dict": sd,
            "meta": dict(meta or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda part: torch.save(obj, part))
     return path
 
 
