@@ -354,7 +354,6 @@ def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str
     return path
 
 
-
 def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Average the weights of runs of one architecture (a "model soup", Wortsman et al. 2022) into one checkpoint.
 
@@ -365,12 +364,13 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
         raise WeightsError("averaging needs at least two checkpoints")
     loaded = [load_weights(s, progress=False) for s in specs]
     first = loaded[0]
+
+    def kind(lw: LoadedWeights) -> tuple[Any, ...]:
+        return lw.config, lw.skeleton.name, lw.input_size, lw.color_order
+
     for lw in loaded[1:]:
-        if (lw.config, lw.skeleton.name, lw.input_size, lw.color_order) != (first.config, first.skeleton.name,
-                                                                          first.input_size, first.color_order):
-            raise WeightsError(f"{lw.source} does not match {first.source}: {lw.config}, {lw.skeleton.name}, "
-                               f"{lw.input_size}, {lw.color_order} vs {first.config}, {first.skeleton.name}, "
-                               f"{first.input_size}, {first.color_order}")
+        if kind(lw) != kind(first):
+            raise WeightsError(f"{lw.source} does not match {first.source}: {kind(lw)} vs {kind(first)}")
     sds = [lw.model.state_dict() for lw in loaded]
     avg = {k: torch.stack([sd[k].double() for sd in sds]).mean(0).to(v.dtype) if v.is_floating_point() else v
            for k, v in sds[0].items()}
@@ -382,6 +382,7 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
         meta["train_config"] = first.meta["train_config"]
     return save_checkpoint(model, out, skeleton=first.skeleton.name, input_size=first.input_size,
                            color_order=first.color_order, meta=meta, overwrite=overwrite)
+
 
 def list_weights() -> list[WeightsEntry]:
     return list(REGISTRY.values())
