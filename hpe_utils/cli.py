@@ -45,8 +45,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     try:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
-                              color_order=args.color_order, backend=args.backend, progress=not args.quiet,
-                              log=_err if args.verbose else None, remeasure=args.remeasure)
+                              color_order=args.color_order, box_padding=args.box_padding, backend=args.backend,
+                              progress=not args.quiet, log=_err if args.verbose else None, remeasure=args.remeasure)
     except (WeightsError, FileNotFoundError, ValueError) as e:
         _err(str(e))
         return 2
@@ -107,12 +107,12 @@ def cmd_weights(args: argparse.Namespace) -> int:
         if args.action == "average":
             if not args.out:
                 raise WeightsError("average needs --out FILE")
-            path = average_checkpoints(args.name, args.out, overwrite=args.overwrite)
+            path = average_checkpoints(args.name, args.out, box_padding=args.box_padding, overwrite=args.overwrite)
         else:
             if len(args.name) != 1:
                 raise WeightsError("download takes one registry name")
             path = download_weights(args.name[0], progress=not args.quiet)
-    except (WeightsError, KeyError, FileExistsError) as e:
+    except (WeightsError, KeyError, FileExistsError, ValueError) as e:
         _err(str(e))
         return 2
     print(path)
@@ -169,26 +169,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .weights import WeightsError, load_weights
 
     try:
-        lw = load_weights(args.weights, input_size=args.input_size, progress=not args.quiet)
+        lw = load_weights(args.weights, input_size=args.input_size, box_padding=args.box_padding,
+                          progress=not args.quiet)
     except WeightsError as e:
         _err(str(e))
         return 2
     sk = lw.skeleton
-    aspect = lw.input_size[0] / lw.input_size[1]
+    aspect, pad = lw.input_size[0] / lw.input_size[1], lw.box_padding
     if args.dataset == "lsp":
         rng = range(*args.range) if args.range else None
-        samples = lsp_samples(args.data, rng, sk, aspect)
+        samples = lsp_samples(args.data, rng, sk, aspect, padding=pad)
     elif args.dataset == "coco":
-        samples = coco_samples(args.data, args.images or str(Path(args.data).parent / "train2017"), aspect)
+        samples = coco_samples(args.data, args.images or str(Path(args.data).parent / "train2017"), aspect, padding=pad)
     else:
-        samples = mpii_samples(args.data, args.images or str(Path(args.data).parent))
+        samples = mpii_samples(args.data, args.images or str(Path(args.data).parent), padding=pad)
     if not samples:
         _err("no samples to evaluate")
         return 2
     ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size)), None, color_order=lw.color_order)
     preds = predict_dataset(lw.model, ds, flip=not args.no_flip, device=args.device, progress=not args.quiet)
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
-                              "samples": len(samples)}
+                              "samples": len(samples), "box_padding": pad}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
     if args.dataset == "mpii" and all(h is not None for h in heads):
@@ -282,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
     pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
     pr.add_argument("--color-order", choices=["rgb", "bgr"], help="input colour order of a bare checkpoint (default: rgb)")
+    pr.add_argument("--box-padding", type=float,
+                    help="crop = person box (or whole image) x this (default: the weights' own; 1.25 for bare checkpoints)")
     pr.add_argument("--backend", choices=BACKEND_CHOICES,
                     help="engine (default: $HPE_BACKEND or auto: the fastest that matches fp32 here, measured once "
                          "and cached); exported files (.onnx, .torchscript) run in their own runtime")
@@ -297,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("name", nargs="*", help="download: a registry name; average: two or more checkpoints")
     w.add_argument("--out", help="average: the checkpoint to write")
     w.add_argument("--overwrite", action="store_true", help="average: replace --out if it exists")
+    w.add_argument("--box-padding", type=float, help="average: store this box padding (default: the first file's)")
     w.add_argument("-q", "--quiet", action="store_true")
     w.set_defaults(func=cmd_weights)
 
@@ -334,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a share of torso size")
     e.add_argument("--no-flip", action="store_true")
     e.add_argument("--input-size", type=_parse_size)
+    e.add_argument("--box-padding", type=float,
+                   help="crop = person box x this (default: the checkpoint's; 1.25 in the original recipe)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", help="write the report here")
     e.add_argument("--plot", help="write a per-joint bar chart (PNG) here")

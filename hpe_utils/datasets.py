@@ -17,8 +17,8 @@ import torch
 
 from .codec import HeatmapCodec
 from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
-from .transforms import (PIXEL_STD, affine_points, box_to_center_scale, crop, get_affine_transform, normalize,
-                         photometric_jitter, random_erase)
+from .transforms import (BOX_PADDING, PIXEL_STD, affine_points, box_to_center_scale, check_box_padding, crop,
+                         get_affine_transform, normalize, photometric_jitter, random_erase)
 
 
 @dataclass
@@ -76,11 +76,14 @@ def box_from_keypoints(keypoints: np.ndarray, visible: np.ndarray, margin: float
 
 
 def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, skeleton: str | Skeleton = "mpii16",
-                aspect_ratio: float = 1.0, image_pattern: str = "im{:05d}.jpg") -> list[PoseSample]:
+                aspect_ratio: float = 1.0, image_pattern: str = "im{:05d}.jpg",
+                padding: float = BOX_PADDING) -> list[PoseSample]:
     """LSP/LSPet samples (image ``n`` is ``images/im{n+1:05d}.jpg``), converted to ``skeleton``.
 
-    ``indices`` are 0-based image indices; the box is the labelled joints' extent plus 10%.
+    ``indices`` are 0-based image indices; the box is the labelled joints' extent plus 10%, cropped with
+    ``padding`` times its size.
     """
+    padding = check_box_padding(padding)
     root = Path(root)
     sk = get_skeleton(skeleton)
     if sk not in (LSP14, MPII16):
@@ -93,7 +96,7 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
         if lab14.sum() < 2:
             continue
         box = box_from_keypoints(kp14, lab14)
-        c, s = box_to_center_scale(box, aspect_ratio)
+        c, s = box_to_center_scale(box, aspect_ratio, padding)
         kp, vis = (kp14, lab14) if sk is LSP14 else lsp_to_mpii(kp14, lab14)
         out.append(PoseSample(str(root / "images" / image_pattern.format(i + 1)), kp, vis, c, s,
                               {"index": int(i), "lsp_keypoints": kp14, "lsp_visible": lab14}))
@@ -103,8 +106,9 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
 # ---------------------------------------------------------------- COCO
 
 def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspect_ratio: float = 0.75,
-                 min_keypoints: int = 1) -> list[PoseSample]:
+                 min_keypoints: int = 1, padding: float = BOX_PADDING) -> list[PoseSample]:
     """One sample per non-crowd person with at least ``min_keypoints`` labelled joints (COCO-17)."""
+    padding = check_box_padding(padding)
     with open(ann_file, encoding="utf-8") as f:
         coco = json.load(f)
     images = {im["id"]: im for im in coco["images"]}
@@ -121,7 +125,7 @@ def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspe
         x1, y1 = min(im["width"] - 1.0, x0 + max(0.0, w - 1)), min(im["height"] - 1.0, y0 + max(0.0, h - 1))
         if x1 <= x0 or y1 <= y0:
             continue
-        c, s = box_to_center_scale([x0, y0, x1 - x0, y1 - y0], aspect_ratio)
+        c, s = box_to_center_scale([x0, y0, x1 - x0, y1 - y0], aspect_ratio, padding)
         vis = (kps[:, 2] > 0).astype(np.float32)
         out.append(PoseSample(str(Path(image_dir) / im["file_name"]), kps[:, :2].copy(), vis, c, s,
                               {"image_id": im["id"], "ann_id": ann.get("id"), "area": ann.get("area", w * h),
@@ -131,12 +135,15 @@ def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspe
 
 # ---------------------------------------------------------------- MPII (original json layout)
 
-def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> list[PoseSample]:
+def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike,
+                 padding: float = BOX_PADDING) -> list[PoseSample]:
     """The original Simple Baselines MPII json: ``{image, center, scale, joints[16][2], joints_vis[16]}``.
 
     As the original loader does: 1-based MATLAB coordinates become 0-based, the centre moves down by
-    15 * scale pixels and the scale grows by 1.25 (MPII's scale is person height / 200 without context).
+    15 * scale pixels and the scale grows by ``padding`` (1.25 there; MPII's scale is person height / 200
+    without context).
     """
+    padding = check_box_padding(padding)
     with open(json_file, encoding="utf-8") as f:
         records = json.load(f)
     out = []
@@ -146,7 +153,7 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike) -> 
         c = raw.copy()
         if raw[0] != -1:  # -1 marks a missing centre in the raw (1-based) annotation: leave it alone
             c[1] += 15 * s
-            s *= 1.25
+            s *= padding
         c -= 1.0
         kp = np.asarray(r.get("joints", np.zeros((16, 2))), dtype=np.float32).reshape(16, 2) - 1.0
         vis = np.asarray(r.get("joints_vis", np.zeros(16)), dtype=np.float32).reshape(16)

@@ -57,9 +57,9 @@ def compare_heatmaps(reference: np.ndarray, candidate: np.ndarray, backend: str,
 
 
 def metadata(loaded: Any) -> dict[str, Any]:
-    """What a runtime needs to use an exported file: skeleton, input size, colour order, architecture."""
+    """What a runtime needs to use an exported file: skeleton, input size, colour order, box padding, architecture."""
     return {"skeleton": loaded.skeleton.name, "input_size": list(loaded.input_size), "color_order": loaded.color_order,
-            "config": loaded.config.to_dict(), "source": str(loaded.source)}
+            "box_padding": loaded.box_padding, "config": loaded.config.to_dict(), "source": str(loaded.source)}
 
 
 def _write_atomic(path: Path, writer: Callable[[Path], None], overwrite: bool) -> None:

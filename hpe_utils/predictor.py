@@ -13,7 +13,8 @@ from .codec import HeatmapCodec
 from .flip import flip_back_numpy
 from .images import read_image
 from .skeletons import Skeleton
-from .transforms import box_to_center_scale, crop, heatmap_to_image, normalize, whole_image_box
+from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, crop, heatmap_to_image, normalize,
+                         whole_image_box)
 
 ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
 
@@ -72,12 +73,14 @@ class Predictor:
     "compiled-bf16", "onnx", "onnx-int8", "torchscript" on CPU, "torch", "torch-fp16", "torchscript" on
     CUDA. An exported file runs in its own runtime. Pre- and post-processing are numpy and shared by all.
     ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
+    ``box_padding`` (crop = box x padding) defaults to the one stored with the weights (1.25 when none is).
     """
 
     def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
                  flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
-                 skeleton: str | None = None, color_order: str | None = None, backend: str | None = None,
-                 progress: bool = True, log: Callable[[str], None] | None = None, remeasure: bool = False) -> None:
+                 skeleton: str | None = None, color_order: str | None = None, box_padding: float | None = None,
+                 backend: str | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
+                 remeasure: bool = False) -> None:
         from .accel import BACKEND_ENV, AutoDecision, build_engine, choose_backend, engine_spec, real_crops
         from .backends import exported_kind, open_exported
         from .skeletons import get_skeleton
@@ -94,6 +97,7 @@ class Predictor:
         if kind is not None:
             self.backend, meta = open_exported(weights, kind, self.device)
             sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
+            padding = meta.get("box_padding", BOX_PADDING)  # files exported before the padding was stored
         else:
             loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
                 weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
@@ -101,6 +105,7 @@ class Predictor:
             self.weights = loaded
             self.model = loaded.model.to(self.device).eval()
             sk_name, size, order = loaded.skeleton.name, loaded.input_size, loaded.color_order
+            padding = loaded.box_padding
             in_size = tuple(int(v) for v in (input_size or size))
             order = color_order or order
             spec = engine_spec(self.model, self.device, in_size,  # type: ignore[arg-type]
@@ -114,6 +119,7 @@ class Predictor:
         self.skeleton: Skeleton = get_skeleton(skeleton or sk_name)
         self.input_size: tuple[int, int] = tuple(int(v) for v in (input_size or size))  # type: ignore[assignment]
         self.color_order: str = color_order or order
+        self.box_padding: float = check_box_padding(padding if box_padding is None else box_padding)
         self.flip = flip
         self.batch_size = batch_size
         self.codec = HeatmapCodec(self.input_size)
@@ -131,7 +137,7 @@ class Predictor:
     def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2))."""
         aspect = self.input_size[0] / self.input_size[1]
-        cs = [box_to_center_scale(b, aspect) for b in boxes]
+        cs = [box_to_center_scale(b, aspect, self.box_padding) for b in boxes]
         crops = np.stack([crop(image, c, s, self.input_size) for c, s in cs])
         return normalize(crops, self.color_order), np.stack([c for c, _ in cs]), np.stack([s for _, s in cs])
 

@@ -28,6 +28,7 @@ from .evaluate import predict_dataset, score_pck
 from .losses import JointsMSELoss
 from .model import PoseResNet, PoseResNetConfig
 from .skeletons import get_skeleton
+from .transforms import BOX_PADDING
 
 
 @dataclass
@@ -56,6 +57,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     color_jitter: float = 0.0  # brightness/contrast/saturation jitter strength (0 = off, the original recipe)
     erase_prob: float = 0.0  # random-erasing probability (0 = off, the original recipe)
+    box_padding: float = BOX_PADDING  # crop = person box x this; stored in the checkpoint for inference
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (CUDA)
     channels_last: bool = True
     seed: int = 0
@@ -92,11 +94,12 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     if cfg.dataset == "lsp":
         tr = range(*cfg.train_range) if cfg.train_range else None
         va = range(*cfg.val_range) if cfg.val_range else None
-        train_s = lsp_samples(cfg.data, tr, sk, aspect)
-        val_s = lsp_samples(cfg.data, va, sk, aspect) if va is not None else []
+        train_s = lsp_samples(cfg.data, tr, sk, aspect, padding=cfg.box_padding)
+        val_s = lsp_samples(cfg.data, va, sk, aspect, padding=cfg.box_padding) if va is not None else []
     elif cfg.dataset in ("coco", "mpii"):
         images = cfg.images or str(Path(cfg.data).parent / ("train2017" if cfg.dataset == "coco" else "images"))
-        samples = coco_samples(cfg.data, images, aspect) if cfg.dataset == "coco" else mpii_samples(cfg.data, images)
+        samples = (coco_samples(cfg.data, images, aspect, padding=cfg.box_padding) if cfg.dataset == "coco"
+                   else mpii_samples(cfg.data, images, padding=cfg.box_padding))
         n_val = max(1, int(round(len(samples) * cfg.val_fraction))) if len(samples) > 1 else 0
         train_s, val_s = samples[: len(samples) - n_val], samples[len(samples) - n_val:]
     else:
@@ -306,7 +309,7 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             if improved or not len(val_ds):
                 best = val_pck if improved else best
                 save_checkpoint(model, out / "best.pt", skeleton=sk.name, input_size=tuple(cfg.input_size),
-                                color_order="rgb", overwrite=True,
+                                color_order="rgb", box_padding=cfg.box_padding, overwrite=True,
                                 meta={"epoch": epoch + 1, "val_pck@0.2": None if math.isnan(val_pck) else val_pck,
                                       "train_config": json.loads(json.dumps(cfg.to_dict())),
                                       "sigma": train_ds.codec.sigma})

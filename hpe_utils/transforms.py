@@ -1,8 +1,8 @@
 """Boxes, centre/scale and the affine crop that maps a person into the network input (numpy + OpenCV).
 
 Conventions of the original code: a person is described by a centre (x, y) and a scale (w, h) in units
-of ``PIXEL_STD`` = 200 pixels; the box is widened to the model's aspect ratio and padded by 1.25 so that
-limbs just outside a tight box are still in view.
+of ``PIXEL_STD`` = 200 pixels; the box is widened to the model's aspect ratio and padded (by 1.25 there; our
+checkpoints store their own ``box_padding``) so that limbs just outside a tight box are still in view.
 """
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ import cv2
 import numpy as np
 
 PIXEL_STD = 200.0  # the original code measures scale in units of 200 pixels (an MPII convention)
-BOX_PADDING = 1.25  # context added around a detection box before cropping
+BOX_PADDING = 1.25  # context added around a detection box before cropping (a checkpoint may store its own)
+PADDING_RANGE = (1.0, 4.0)  # below 1 the crop cuts into the box; above 4 the person is a speck
+
+
+def check_box_padding(padding: float) -> float:
+    """A box padding as a float, or ValueError: it sets how much of the picture the network sees around a person."""
+    try:
+        p = float(padding)
+    except (TypeError, ValueError):
+        p = math.nan
+    if not (math.isfinite(p) and PADDING_RANGE[0] <= p <= PADDING_RANGE[1]):
+        raise ValueError(f"box padding must be between {PADDING_RANGE[0]} and {PADDING_RANGE[1]}, got {padding}")
+    return p
 
 
 def box_to_center_scale(box: np.ndarray | list[float], aspect_ratio: float, padding: float = BOX_PADDING) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from .download import ChecksumError, WeightsError, cache_dir, repo_root, write_a
 from .download import download as fetch
 from .model import RESNET_BLOCKS, PoseResNet, PoseResNetConfig
 from .skeletons import Skeleton, get_skeleton, skeleton_for_num_joints
+from .transforms import BOX_PADDING, check_box_padding
 
 FORMAT_TAG = "hpe-workbook/1"
 COLOR_ORDERS = ("rgb", "bgr")
@@ -128,6 +129,7 @@ class LoadedWeights:
     source: str
     entry: WeightsEntry | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    box_padding: float = BOX_PADDING  # context around a person box, as the crops the model was tuned on
 
 
 # ------------------------------------------------------------------ key handling
@@ -281,12 +283,13 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
 
 def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: str | torch.device = "cpu",
                  input_size: tuple[int, int] | None = None, skeleton: str | None = None,
-                 color_order: str | None = None, download: bool = True, progress: bool = True) -> LoadedWeights:
+                 color_order: str | None = None, box_padding: float | None = None, download: bool = True,
+                 progress: bool = True) -> LoadedWeights:
     """A registry name (or entry), a file path or a URL -> a strict-loaded model in eval mode on ``device``.
 
     For a bare state dict the architecture is inferred from keys and shapes, the skeleton from the joint
     count and the input size from the skeleton's usual one, unless the arguments say otherwise; the
-    colour order of an unknown file defaults to RGB.
+    colour order of an unknown file defaults to RGB and its box padding to the original 1.25.
     """
     entry: WeightsEntry | None = None
     if isinstance(spec, WeightsEntry):
@@ -307,11 +310,13 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
     label = str(path)
     obj = read_checkpoint(path)
     meta: dict[str, Any] = {}
+    padding = BOX_PADDING
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT_TAG:
         sd = normalize_keys(obj["state_dict"])
         config = PoseResNetConfig.from_dict(obj["config"])
         sk_name, size, order = obj["skeleton"], tuple(obj["input_size"]), obj.get("color_order", "rgb")
         meta = dict(obj.get("meta", {}))
+        padding = obj.get("box_padding", BOX_PADDING)
     else:
         raw, _ = unwrap_state_dict(obj, label)
         sd = normalize_keys(raw)
@@ -327,38 +332,45 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
     order = color_order or order
     if order not in COLOR_ORDERS:
         raise WeightsError(f"color order must be one of {COLOR_ORDERS}, got {order!r}")
+    try:
+        padding = check_box_padding(padding if box_padding is None else box_padding)
+    except ValueError as e:
+        raise WeightsError(f"{label}: {e}") from None
     model = PoseResNet(config)
     strict_load(model, sd, label)
     model.to(device).eval()
     size_wh = tuple(int(v) for v in (input_size or size))
     name = entry.name if entry else Path(label).name
     return LoadedWeights(model, config, sk, size_wh, order, name, str(spec if not isinstance(spec, WeightsEntry) else spec.name),
-                         entry, meta)
+                         entry, meta, padding)
 
 
 def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str, input_size: tuple[int, int],
                     color_order: str = "rgb", meta: dict[str, Any] | None = None, half: bool = True,
-                    overwrite: bool = False) -> Path:
+                    box_padding: float = BOX_PADDING, overwrite: bool = False) -> Path:
     """Write our self-describing format atomically; fp16 storage halves the size (loading upcasts)."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if color_order not in COLOR_ORDERS:
         raise ValueError(f"color_order must be one of {COLOR_ORDERS}")
+    box_padding = check_box_padding(box_padding)
     sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().contiguous()
           for k, v in model.state_dict().items()}
     obj = {"format": FORMAT_TAG, "config": model.config.to_dict(), "skeleton": get_skeleton(skeleton).name,
-           "input_size": [int(v) for v in input_size], "color_order": color_order, "state_dict": sd,
-           "meta": dict(meta or {})}
+           "input_size": [int(v) for v in input_size], "color_order": color_order, "box_padding": box_padding,
+           "state_dict": sd, "meta": dict(meta or {})}
     write_atomic(path, lambda part: torch.save(obj, part))
     return path
 
 
-def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, *, box_padding: float | None = None,
+                        overwrite: bool = False) -> Path:
     """Average the weights of runs of one architecture (a "model soup", Wortsman et al. 2022) into one checkpoint.
 
     Runs fine-tuned from the same start land in one basin, so their mean is usually better than each of them
-    (measured on the default weights: see weights/README.md). BatchNorm statistics are averaged too.
+    (measured on the default weights: see weights/README.md). BatchNorm statistics are averaged too. The box
+    padding is the first run's unless ``box_padding`` is given (tune it with ``hpe eval --box-padding``).
     """
     if len(specs) < 2:
         raise WeightsError("averaging needs at least two checkpoints")
@@ -381,7 +393,8 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
     if "train_config" in first.meta:
         meta["train_config"] = first.meta["train_config"]
     return save_checkpoint(model, out, skeleton=first.skeleton.name, input_size=first.input_size,
-                           color_order=first.color_order, meta=meta, overwrite=overwrite)
+                           color_order=first.color_order, meta=meta, overwrite=overwrite,
+                           box_padding=first.box_padding if box_padding is None else box_padding)
 
 
 def list_weights() -> list[WeightsEntry]:

@@ -98,3 +98,16 @@ def test_weights_download_of_a_manual_entry_explains_how(capsys, tmp_path, monke
 def test_console_script_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "hpe_utils.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "predict" in r.stdout
+
+
+def test_eval_crops_with_the_weights_box_padding_unless_told_otherwise(ckpt, tmp_path, capsys):
+    lsp = Path(__file__).resolve().parent / "fixtures" / "lsp"
+    for extra, expected in (([], 1.25), (["--box-padding", "1.1"], 1.1)):
+        report = tmp_path / f"eval{expected}.json"
+        assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--json", str(report),
+                     "-q", *extra]) == 0
+        rep = json.loads(report.read_text())
+        assert rep["box_padding"] == expected and rep["samples"] > 0
+    capsys.readouterr()
+    assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--box-padding", "0.8", "-q"]) == 2
+    assert "box padding must be between 1.0 and 4.0, got 0.8" in capsys.readouterr().err

@@ -393,3 +393,18 @@ def test_pixel_augmentations_leave_crops_geometry_and_targets_untouched():
         assert torch.equal(a["target"], b["target"]) and torch.equal(a["target_weight"], b["target_weight"])
         assert torch.equal(a["scale"], b["scale"])
         assert not torch.equal(a["image"], b["image"])
+
+
+def test_box_padding_scales_every_loaders_crop_and_bad_values_are_refused():
+    mpii = (FIX / "mpii" / "test_mpii.json", FIX / "mpii" / "images")
+    loaders = {"lsp": lambda **kw: lsp_samples(FIX / "lsp", range(0, 3), "mpii16", **kw),
+               "coco": lambda **kw: coco_samples(COCO_JSON, FIX / "coco" / "images", **kw),
+               "mpii": lambda **kw: mpii_samples(*mpii, **kw)}
+    for name, load in loaders.items():
+        base, tight = load(), load(padding=1.0)
+        assert len(base) == len(tight) > 0, name
+        for a, b in zip(base, tight):
+            np.testing.assert_allclose(b.scale, a.scale / 1.25, rtol=1e-5, err_msg=name)  # 1.25 is the default
+            np.testing.assert_allclose(b.center, a.center, err_msg=name)
+        with pytest.raises(ValueError, match="box padding must be between"):
+            load(padding=0.9)

@@ -47,10 +47,12 @@ def test_every_format_passes_its_parity_check(exported):
 def test_exported_files_predict_the_messi_image_like_pytorch(ckpt, exported):
     paths, _ = exported
     ref = Predictor(ckpt)(MESSI).people[0].keypoints
-    heat_px = 912 * 1.25 / Predictor(ckpt).codec.heatmap_size[0]  # image pixels per heatmap pixel here
+    torch_pred = Predictor(ckpt)
+    heat_px = 912 * torch_pred.box_padding / torch_pred.codec.heatmap_size[0]  # image pixels per heatmap pixel
     for fmt in ("torchscript", "onnx"):
         p = Predictor(paths[fmt])
         assert p.backend.name == fmt and p.skeleton.name == "mpii16"
+        assert p.box_padding == torch_pred.box_padding  # the crop context travels with the file
         assert np.abs(p(MESSI).people[0].keypoints - ref).max() <= 1.0, fmt
     int8 = Predictor(paths["onnx-int8"])
     assert int8.backend.name == "onnx-int8"

@@ -95,3 +95,21 @@ def test_predict_one_call(ckpt):
     from hpe_utils.predictor import predict
 
     assert predict(np.zeros((40, 30, 3), np.uint8), weights=str(ckpt)).people[0].keypoints.shape == (16, 2)
+
+
+def test_box_padding_comes_from_the_weights_and_sets_the_crop_around_each_box(ckpt, tmp_path):
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
+    tight = save_checkpoint(m, tmp_path / "tight.pt", skeleton="mpii16", input_size=(64, 64), box_padding=1.1)
+    assert Predictor(ckpt).box_padding == 1.25 and Predictor(tight).box_padding == 1.1
+    img = np.zeros((300, 400, 3), np.uint8)
+    img[118:126, 250:258] = 255
+    box = [200, 50, 120, 150]
+    for padding in (1.0, 1.25, 2.0):
+        p = Predictor(ckpt, flip=False, box_padding=padding)
+        p.backend = TorchBackend(PeakAt(16), p.device)
+        _, _, scales = p.preprocess(img, np.array([box], np.float32))
+        np.testing.assert_allclose(scales[0] * 200, [150 * padding] * 2, rtol=1e-5)  # square crop of the taller side
+        kp = p(img, boxes=[box]).people[0].keypoints  # the joint maps back whatever the context
+        assert np.abs(kp[0] - [253.5, 121.5]).max() < 14 * padding
+    with pytest.raises(ValueError, match="box padding"):
+        Predictor(ckpt, box_padding=0)

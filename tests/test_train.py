@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,6 +52,9 @@ def test_datasets_built_from_the_config(tmp_path):
     assert jittered.augment is not None and (jittered.augment.color_jitter, jittered.augment.erase_prob) == (0.3, 0.5)
     with pytest.raises(ValueError, match="lsp, coco or mpii"):
         build_datasets(_cfg(tmp_path, dataset="h36m"))
+    tight, tight_val = build_datasets(_cfg(tmp_path, box_padding=1.0))  # both splits crop with the same context
+    for a, b in ((train_ds, tight), (val_ds, tight_val)):
+        np.testing.assert_allclose([s.scale for s in b.samples], [s.scale / 1.25 for s in a.samples], rtol=1e-5)
 
 
 def test_a_few_steps_on_one_batch_decrease_the_loss(tmp_path):
@@ -94,6 +98,7 @@ def test_train_writes_checkpoints_and_metrics_then_resumes(tmp_path):
     # best.pt is in the project's weights format and predicts
     lw = load_weights(run / "best.pt")
     assert lw.skeleton.name == "mpii16" and lw.input_size == (64, 64) and lw.color_order == "rgb"
+    assert lw.box_padding == cfg.box_padding == 1.25  # predictions crop as training did
     res = Predictor(lw)(str(FIX / "lsp" / "images" / "im00001.jpg"))
     assert res.people[0].keypoints.shape == (16, 2)
 

@@ -209,3 +209,40 @@ def test_averaged_checkpoint_holds_the_mean_of_its_runs_and_refuses_mismatches(t
     assert main(["weights", "average", str(paths[0]), str(paths[1]), "--out", str(tmp_path / "cli.pt")]) == 0
     assert main(["weights", "average", str(paths[0]), str(paths[1]), "--out", str(tmp_path / "cli.pt")]) == 2
     assert main(["weights", "average", str(paths[0]), str(paths[1])]) == 2  # no --out
+
+
+def test_box_padding_is_stored_with_the_weights_and_checked_on_load(tmp_path):
+    from hpe_utils.cli import main
+    from hpe_utils.weights import average_checkpoints
+
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32), deconv_kernels=(4, 4))
+    tight = save_checkpoint(m, tmp_path / "tight.pt", skeleton="mpii16", input_size=(64, 64), box_padding=1.125)
+    plain = save_checkpoint(m, tmp_path / "plain.pt", skeleton="mpii16", input_size=(64, 64))
+    assert load_weights(tight).box_padding == 1.125
+    assert load_weights(plain).box_padding == 1.25  # the original recipe's context
+    assert load_weights(tight, box_padding=1.5).box_padding == 1.5  # an explicit choice wins
+
+    # files written before the padding was stored, and bare state dicts, get the original 1.25
+    raw = torch.load(tight, map_location="cpu", weights_only=True)
+    del raw["box_padding"]
+    torch.save(raw, tmp_path / "old.pt")
+    torch.save(m.state_dict(), tmp_path / "bare.pt")
+    assert load_weights(tmp_path / "old.pt").box_padding == 1.25
+    assert load_weights(tmp_path / "bare.pt").box_padding == 1.25
+
+    raw["box_padding"] = 0.5  # would crop into the person box
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(WeightsError, match=r"bad\.pt: box padding must be between 1\.0 and 4\.0, got 0\.5"):
+        load_weights(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="box padding"):
+        save_checkpoint(m, tmp_path / "nan.pt", skeleton="mpii16", input_size=(64, 64), box_padding=float("nan"))
+    assert not (tmp_path / "nan.pt").exists()
+
+    # averaging keeps the first file's padding unless told otherwise
+    assert load_weights(average_checkpoints([tight, plain], tmp_path / "a.pt")).box_padding == 1.125
+    assert main(["weights", "average", str(plain), str(tight), "--out", str(tmp_path / "b.pt"),
+                 "--box-padding", "1.1"]) == 0
+    assert load_weights(tmp_path / "b.pt").box_padding == 1.1
+    assert main(["weights", "average", str(plain), str(tight), "--out", str(tmp_path / "c.pt"),
+                 "--box-padding", "9"]) == 2
+    assert not (tmp_path / "c.pt").exists()
