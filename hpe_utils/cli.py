@@ -98,7 +98,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ weights
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from .weights import WeightsError, average_checkpoints, describe_weights_table, download_weights
+    from .weights import WeightsError, average_checkpoints, describe_weights_table, download_weights, set_box_padding
 
     if args.action == "list":
         print(describe_weights_table())
@@ -108,6 +108,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
             if not args.out:
                 raise WeightsError("average needs --out FILE")
             path = average_checkpoints(args.name, args.out, box_padding=args.box_padding, overwrite=args.overwrite)
+        elif args.action == "set":
+            if len(args.name) != 1 or not args.out or args.box_padding is None:
+                raise WeightsError("set takes one checkpoint, --box-padding P and --out FILE")
+            path = set_box_padding(args.name[0], args.out, args.box_padding, overwrite=args.overwrite)
         else:
             if len(args.name) != 1:
                 raise WeightsError("download takes one registry name")
@@ -295,12 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-q", "--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
 
-    w = sub.add_parser("weights", help="list, download or average checkpoints")
-    w.add_argument("action", choices=["list", "download", "average"])
-    w.add_argument("name", nargs="*", help="download: a registry name; average: two or more checkpoints")
-    w.add_argument("--out", help="average: the checkpoint to write")
-    w.add_argument("--overwrite", action="store_true", help="average: replace --out if it exists")
-    w.add_argument("--box-padding", type=float, help="average: store this box padding (default: the first file's)")
+    w = sub.add_parser("weights", help="list, download, average checkpoints or set their box padding")
+    w.add_argument("action", choices=["list", "download", "average", "set"])
+    w.add_argument("name", nargs="*", help="download: a registry name; average: two or more checkpoints; set: one")
+    w.add_argument("--out", help="average, set: the checkpoint to write")
+    w.add_argument("--overwrite", action="store_true", help="average, set: replace --out if it exists")
+    w.add_argument("--box-padding", type=float,
+                   help="average: store this box padding (default: the first file's); set: the padding to store")
     w.add_argument("-q", "--quiet", action="store_true")
     w.set_defaults(func=cmd_weights)
 

@@ -397,6 +397,14 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
                            box_padding=first.box_padding if box_padding is None else box_padding)
 
 
+def set_box_padding(spec: str | os.PathLike, out: str | os.PathLike, box_padding: float, *,
+                    overwrite: bool = False) -> Path:
+    """A copy of a checkpoint that crops with ``box_padding`` (found with ``hpe eval --box-padding``); weights untouched."""
+    lw = load_weights(spec, progress=False)
+    return save_checkpoint(lw.model, out, skeleton=lw.skeleton.name, input_size=lw.input_size,
+                           color_order=lw.color_order, meta=lw.meta, box_padding=box_padding, overwrite=overwrite)
+
+
 def list_weights() -> list[WeightsEntry]:
     return list(REGISTRY.values())
 
@@ -414,5 +422,5 @@ def describe_weights_table() -> str:
 __all__ = [
     "ChecksumError", "LoadedWeights", "REGISTRY", "WeightsEntry", "WeightsError", "describe_weights_table",
     "download_weights", "infer_config", "list_weights", "load_weights", "normalize_keys", "read_checkpoint",
-    "save_checkpoint", "strict_load", "unwrap_state_dict",
+    "save_checkpoint", "set_box_padding", "strict_load", "unwrap_state_dict",
 ]

@@ -246,3 +246,14 @@ def test_box_padding_is_stored_with_the_weights_and_checked_on_load(tmp_path):
     assert main(["weights", "average", str(plain), str(tight), "--out", str(tmp_path / "c.pt"),
                  "--box-padding", "9"]) == 2
     assert not (tmp_path / "c.pt").exists()
+
+    # set: a copy with another padding; weights, meta and the source file untouched
+    plain_meta = save_checkpoint(m, tmp_path / "meta.pt", skeleton="mpii16", input_size=(64, 64), meta={"v": 1})
+    assert main(["weights", "set", str(plain_meta), "--box-padding", "1.125", "--out", str(tmp_path / "d.pt")]) == 0
+    d, src = load_weights(tmp_path / "d.pt"), load_weights(plain_meta)
+    assert d.box_padding == 1.125 and src.box_padding == 1.25 and d.meta == {"v": 1}
+    for k, v in d.model.state_dict().items():
+        assert torch.equal(v, src.model.state_dict()[k]), k
+    assert main(["weights", "set", str(plain_meta), "--box-padding", "1.1", "--out", str(tmp_path / "d.pt")]) == 2
+    assert main(["weights", "set", str(plain_meta), "--out", str(tmp_path / "e.pt")]) == 2  # no padding given
+    assert not (tmp_path / "e.pt").exists()
