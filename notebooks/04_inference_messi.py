@@ -62,15 +62,17 @@ print("image", image.shape, "| model input (w, h):", weights.input_size, "| skel
 # %% [markdown]
 # ## 1. Box -> centre and scale
 # With no detector, the whole image is the person box. The box is widened to the network's aspect ratio
-# (1:1 here) and padded by **1.25** so limbs near the box edge stay in view. Sizes are stored as *scale*
-# in units of **pixel_std = 200** pixels — an MPII convention the original code kept.
+# (1:1 here) and padded so limbs near the box edge stay in view: by **1.25** in the original code, by the
+# `box_padding` stored with the weights here (the model card says how it was chosen). Sizes are stored as
+# *scale* in units of **pixel_std = 200** pixels — an MPII convention the original code kept.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 w_in, h_in = weights.input_size
 box = [0, 0, image.shape[1], image.shape[0]]
-center, scale = box_to_center_scale(box, aspect_ratio=w_in / h_in)
-print("centre", center.round(1).tolist(), "| scale", scale.round(3).tolist(), "=", (scale * 200).round(0).tolist(), "pixels")
+center, scale = box_to_center_scale(box, aspect_ratio=w_in / h_in, padding=weights.box_padding)
+print("box padding", weights.box_padding, "| centre", [round(float(v), 1) for v in center],
+      "| scale", [round(float(v), 3) for v in scale], "=", [round(float(v)) for v in scale * 200], "pixels")
 
 # %% [markdown]
 # ## 2. The affine crop

@@ -109,7 +109,7 @@ for r in reports.values():
 
 # %% [markdown]
 # ## 4. Latency, measured here
-# One 128x128 crop (batch 1) and a batch of 8, median of interleaved rounds on this machine's CPU (each
+# One crop at the default weights' input size (batch 1) and a batch of 8, median of interleaved rounds on this machine's CPU (each
 # round times every backend once, so a busy moment slows them all alike). Timings vary from machine to
 # machine (and run to run): read the ratios, not the digits.
 
@@ -126,7 +126,7 @@ for name in backends:
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.barh(list(b1), list(b1.values()), color="#3a7bd5")
-ax.set_title("Latency of one 128x128 crop (median, this machine)")
+ax.set_title(f"Latency of one {x.shape[3]}x{x.shape[2]} crop (median, this machine)")
 ax.set_xlabel("milliseconds (lower is better)")
 ax.set_ylabel("backend")
 plt.show()
