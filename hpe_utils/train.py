@@ -22,8 +22,8 @@ import torch
 import torch.distributed as dist
 
 from .codec import HeatmapCodec
-from .download import write_atomic
 from .datasets import AugmentConfig, TopDownDataset, coco_samples, lsp_samples, mpii_samples
+from .download import write_atomic
 from .evaluate import predict_dataset, score_pck
 from .losses import JointsMSELoss
 from .model import PoseResNet, PoseResNetConfig

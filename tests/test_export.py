@@ -46,8 +46,8 @@ def test_every_format_passes_its_parity_check(exported):
 
 def test_exported_files_predict_the_messi_image_like_pytorch(ckpt, exported):
     paths, _ = exported
-    ref = Predictor(ckpt)(MESSI).people[0].keypoints
     torch_pred = Predictor(ckpt)
+    ref = torch_pred(MESSI).people[0].keypoints
     heat_px = 912 * torch_pred.box_padding / torch_pred.codec.heatmap_size[0]  # image pixels per heatmap pixel
     for fmt in ("torchscript", "onnx"):
         p = Predictor(paths[fmt])
