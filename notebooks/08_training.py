@@ -135,14 +135,14 @@ print("loss went down:", history[-1]["train_loss"] < history[0]["train_loss"], "
 # `hpe train` on LSP-extended images im00001–im08500, validated on im08501–im09000 (PCK@0.2,
 # torso-normalised), on this project's 2-core CPUs: 60 epochs from scratch (`configs/default_lsp_r18_128.json`),
 # 21 more from those weights, then two 13-epoch runs side by side, one with colour jitter and random erasing,
-# averaged with `hpe weights average`; finally 8 epochs at 160x160 from that average, shipped with the box
-# padding that suited training images best (`hpe weights set --box-padding`). The model card
+# averaged with `hpe weights average`; then 8 epochs at 160x160 from that average; finally two 7- and 6-epoch
+# runs at 192x192 (seeds 7 and 8) from those weights, averaged again. The model card
 # `weights/README.md` has the recipe, the time it took and the per-joint table; the main line of its training
 # log is below.
 
 # %%
 card_metrics = json.loads((DATA.parent / "weights" / "hpe_default_metrics.json").read_text())
-plot_loss_curve(card_metrics, title="Default weights: ResNet-18 on LSP-extended (128x128, last 8 epochs 160x160)")
+plot_loss_curve(card_metrics, title="Default weights: ResNet-18 on LSP-extended (128, then 160, then 192 px input)")
 
 # %%
 best = max(card_metrics, key=lambda h: h["val_pck@0.2"])
