@@ -252,8 +252,9 @@ def test_box_padding_is_stored_with_the_weights_and_checked_on_load(tmp_path):
     assert main(["weights", "set", str(plain_meta), "--box-padding", "1.125", "--out", str(tmp_path / "d.pt")]) == 0
     d, src = load_weights(tmp_path / "d.pt"), load_weights(plain_meta)
     assert d.box_padding == 1.125 and src.box_padding == 1.25 and d.meta == {"v": 1}
+    src_sd = src.model.state_dict()
     for k, v in d.model.state_dict().items():
-        assert torch.equal(v, src.model.state_dict()[k]), k
+        assert torch.equal(v, src_sd[k]), k
     assert main(["weights", "set", str(plain_meta), "--box-padding", "1.1", "--out", str(tmp_path / "d.pt")]) == 2
     assert main(["weights", "set", str(plain_meta), "--out", str(tmp_path / "e.pt")]) == 2  # no padding given
     assert not (tmp_path / "e.pt").exists()
