@@ -167,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .codec import HeatmapCodec
-    from .datasets import TopDownDataset, coco_samples, lsp_samples, mpii_samples
+    from .datasets import TopDownDataset, dataset_samples
     from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
     from .metrics import coco_oks_ap
     from .weights import WeightsError, load_weights
@@ -180,13 +180,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     sk = lw.skeleton
     aspect, pad = lw.input_size[0] / lw.input_size[1], lw.box_padding
-    if args.dataset == "lsp":
-        rng = range(*args.range) if args.range else None
-        samples = lsp_samples(args.data, rng, sk, aspect, padding=pad)
-    elif args.dataset == "coco":
-        samples = coco_samples(args.data, args.images or str(Path(args.data).parent / "train2017"), aspect, padding=pad)
-    else:
-        samples = mpii_samples(args.data, args.images or str(Path(args.data).parent), padding=pad)
+    try:
+        samples = dataset_samples(args.dataset, args.data, sk, aspect, pad,
+                                  range(*args.range) if args.range else None, args.images)
+    except (OSError, ValueError, KeyError) as e:
+        _err(f"cannot read {args.dataset} data from {args.data}: {e}")
+        return 2
     if not samples:
         _err("no samples to evaluate")
         return 2
@@ -338,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", default="default")
     e.add_argument("--dataset", choices=["lsp", "coco", "mpii"], default="lsp")
     e.add_argument("--data", required=True, help="lsp: folder with joints.mat; coco/mpii: annotation json")
-    e.add_argument("--images", help="coco/mpii: image folder")
+    e.add_argument("--images", help="coco/mpii: image folder (default: found beside the json)")
     e.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="lsp: 0-based image index range")
     e.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a share of torso size")
     e.add_argument("--no-flip", action="store_true")

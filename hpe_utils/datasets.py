@@ -105,13 +105,22 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
 
 # ---------------------------------------------------------------- COCO
 
-def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspect_ratio: float = 0.75,
+def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike | None = None, aspect_ratio: float = 0.75,
                  min_keypoints: int = 1, padding: float = BOX_PADDING) -> list[PoseSample]:
-    """One sample per non-crowd person with at least ``min_keypoints`` labelled joints (COCO-17)."""
+    """One sample per non-crowd person with at least ``min_keypoints`` labelled joints (COCO-17).
+
+    Without ``image_dir`` the images are looked for where COCO unpacks them: ``<split>/`` beside the json or
+    one level up (``annotations/person_keypoints_val2017.json`` -> ``val2017/``), or the json's own folder.
+    """
     padding = check_box_padding(padding)
     with open(ann_file, encoding="utf-8") as f:
         coco = json.load(f)
     images = {im["id"]: im for im in coco["images"]}
+    if image_dir is None:
+        ann = Path(ann_file)
+        split = ann.stem.rsplit("_", 1)[-1] if ann.stem.startswith("person_keypoints_") else "train2017"
+        image_dir = find_image_dir(ann, [im["file_name"] for im in coco["images"][:1]],
+                                   [ann.parent / split, ann.parent.parent / split, ann.parent, ann.parent / "images"])
     out = []
     for ann in coco["annotations"]:
         if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) < min_keypoints:
@@ -135,17 +144,22 @@ def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike, aspe
 
 # ---------------------------------------------------------------- MPII (original json layout)
 
-def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike,
+def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike | None = None,
                  padding: float = BOX_PADDING) -> list[PoseSample]:
     """The original Simple Baselines MPII json: ``{image, center, scale, joints[16][2], joints_vis[16]}``.
 
     As the original loader does: 1-based MATLAB coordinates become 0-based, the centre moves down by
     15 * scale pixels and the scale grows by ``padding`` (1.25 there; MPII's scale is person height / 200
-    without context).
+    without context). Without ``image_dir`` the images are looked for beside the json, in ``images/`` beside
+    it, or in ``../images`` (the original ``mpii/annot/*.json`` + ``mpii/images/`` layout).
     """
     padding = check_box_padding(padding)
     with open(json_file, encoding="utf-8") as f:
         records = json.load(f)
+    if image_dir is None:
+        jf = Path(json_file)
+        image_dir = find_image_dir(jf, [r["image"] for r in records[:1]],
+                                   [jf.parent, jf.parent / "images", jf.parent.parent / "images"])
     out = []
     for r in records:
         raw = np.asarray(r["center"], dtype=np.float32)
@@ -162,6 +176,43 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike,
             extra["head_box"] = np.asarray(r["headboxes_src"], dtype=np.float32)
         out.append(PoseSample(str(Path(image_dir) / r["image"]), kp, vis, c, np.array([s, s], dtype=np.float32), extra))
     return out
+
+
+def find_image_dir(ann_file: Path, probe: Sequence[str], folders: Sequence[Path]) -> Path:
+    """The first of ``folders`` that holds the image named in ``probe``, so users need not pass the folder."""
+    if not probe:
+        return folders[0]
+    for d in folders:
+        if (d / probe[0]).is_file():
+            return d
+    raise FileNotFoundError(f"{ann_file}: image {probe[0]!r} is in none of "
+                            f"{', '.join(str(d) for d in folders)}; give the image folder (--images)")
+
+
+DATASETS = ("lsp", "coco", "mpii")
+
+
+def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skeleton, aspect_ratio: float,
+                    padding: float = BOX_PADDING, indices: Sequence[int] | None = None,
+                    images: str | os.PathLike | None = None) -> list[PoseSample]:
+    """Samples of an LSP folder, COCO json or MPII json: the one entry point ``hpe train`` and ``hpe eval`` share.
+
+    ``indices`` pick LSP images; COCO and MPII files come whole. Their skeletons are fixed (COCO-17, MPII-16), so
+    a mismatch with ``skeleton`` is an error here rather than wrong joints later.
+    """
+    sk = get_skeleton(skeleton)
+    if dataset == "lsp":
+        return lsp_samples(data, indices, sk, aspect_ratio, padding=padding)
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be lsp, coco or mpii, got {dataset!r}")
+    if indices is not None:
+        raise ValueError(f"an index range applies to lsp only, not {dataset}")
+    native = COCO17 if dataset == "coco" else MPII16
+    if sk is not native:
+        raise ValueError(f"{dataset} annotations give {native.name} joints, but the skeleton is {sk.name}")
+    if dataset == "coco":
+        return coco_samples(data, images, aspect_ratio, padding=padding)
+    return mpii_samples(data, images, padding=padding)
 
 
 # ---------------------------------------------------------------- augmentation + dataset

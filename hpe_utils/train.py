@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from .codec import HeatmapCodec
-from .datasets import AugmentConfig, TopDownDataset, coco_samples, lsp_samples, mpii_samples
+from .datasets import AugmentConfig, TopDownDataset, dataset_samples
 from .download import write_atomic
 from .evaluate import predict_dataset, score_pck
 from .losses import JointsMSELoss
@@ -37,7 +37,7 @@ class TrainConfig:
 
     dataset: str = "lsp"  # lsp | coco | mpii
     data: str = "../shared/data/lspet"  # lsp: folder with joints.mat + images/; coco/mpii: annotation json
-    images: str | None = None  # coco/mpii: image folder (default: next to the json)
+    images: str | None = None  # coco/mpii: image folder (default: found beside the json, see dataset_samples)
     train_range: tuple[int, int] | None = (0, 8500)  # lsp: 0-based image indices [start, stop)
     val_range: tuple[int, int] | None = (8500, 9000)
     val_fraction: float = 0.1  # coco/mpii without ranges: last share of samples for validation
@@ -94,16 +94,12 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     if cfg.dataset == "lsp":
         tr = range(*cfg.train_range) if cfg.train_range else None
         va = range(*cfg.val_range) if cfg.val_range else None
-        train_s = lsp_samples(cfg.data, tr, sk, aspect, padding=cfg.box_padding)
-        val_s = lsp_samples(cfg.data, va, sk, aspect, padding=cfg.box_padding) if va is not None else []
-    elif cfg.dataset in ("coco", "mpii"):
-        images = cfg.images or str(Path(cfg.data).parent / ("train2017" if cfg.dataset == "coco" else "images"))
-        samples = (coco_samples(cfg.data, images, aspect, padding=cfg.box_padding) if cfg.dataset == "coco"
-                   else mpii_samples(cfg.data, images, padding=cfg.box_padding))
+        train_s = dataset_samples("lsp", cfg.data, sk, aspect, cfg.box_padding, tr)
+        val_s = dataset_samples("lsp", cfg.data, sk, aspect, cfg.box_padding, va) if va is not None else []
+    else:
+        samples = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, images=cfg.images)
         n_val = max(1, int(round(len(samples) * cfg.val_fraction))) if len(samples) > 1 else 0
         train_s, val_s = samples[: len(samples) - n_val], samples[len(samples) - n_val:]
-    else:
-        raise ValueError(f"dataset must be lsp, coco or mpii, got {cfg.dataset!r}")
     if not train_s:
         raise ValueError(f"no training samples found in {cfg.data}")
     aug = AugmentConfig(tuple(cfg.scale_range), cfg.rotation, cfg.rotation_prob, cfg.flip_prob,  # type: ignore[arg-type]

@@ -111,3 +111,14 @@ def test_eval_crops_with_the_weights_box_padding_unless_told_otherwise(ckpt, tmp
     capsys.readouterr()
     assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--box-padding", "0.8", "-q"]) == 2
     assert "box padding must be between 1.0 and 4.0, got 0.8" in capsys.readouterr().err
+
+
+def test_eval_finds_mpii_images_itself_and_refuses_a_skeleton_mismatch(ckpt, tmp_path, capsys):
+    mpii = Path(__file__).resolve().parent / "fixtures" / "mpii" / "test_mpii.json"  # images are in images/
+    report = tmp_path / "mpii.json"
+    assert main(["eval", "--weights", ckpt, "--dataset", "mpii", "--data", str(mpii), "--json", str(report), "-q"]) == 0
+    assert json.loads(report.read_text())["samples"] == 2
+    coco = Path(__file__).resolve().parent / "fixtures" / "coco" / "person_keypoints.json"
+    capsys.readouterr()
+    assert main(["eval", "--weights", ckpt, "--dataset", "coco", "--data", str(coco), "-q"]) == 2
+    assert "coco17 joints, but the skeleton is mpii16" in capsys.readouterr().err

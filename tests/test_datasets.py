@@ -1,5 +1,6 @@
 """Dataset loaders and augmentation: joints stay on the body through every transform."""
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from PIL import Image
 
 from hpe_utils.codec import HeatmapCodec
 from hpe_utils.datasets import (
-    AugmentConfig, PoseSample, TopDownDataset, coco_samples, load_lsp_joints, lsp_samples, mpii_samples,
+    AugmentConfig, PoseSample, TopDownDataset, coco_samples, dataset_samples, load_lsp_joints, lsp_samples,
+    mpii_samples,
     sample_augmentation, warp_sample,
 )
 from hpe_utils.skeletons import COCO17, LSP14, MPII16
@@ -181,6 +183,51 @@ def test_mpii_missing_centre_sentinel_is_left_alone(tmp_path):
                               "joints": [[0, 0]] * 16, "joints_vis": [0] * 16}]))
     s = mpii_samples(p, tmp_path)[0]
     assert s.center.tolist() == [-2, -2] and s.scale.tolist() == [2.0, 2.0]
+
+
+def _unpack(root: Path, ann_src: Path, ann_rel: str, img_src: Path, img_rel: str) -> Path:
+    """Copy an annotation file and its images into ``root`` in a given layout; returns the json path."""
+    ann = root / ann_rel
+    ann.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ann_src, ann)
+    shutil.copytree(img_src, root / img_rel, dirs_exist_ok=True)
+    return ann
+
+
+def test_mpii_images_are_found_in_the_layouts_people_unpack(tmp_path):
+    src_json, src_img = FIX / "mpii" / "test_mpii.json", FIX / "mpii" / "images"
+    # beside the json (the shared sample), images/ beside it, and the original mpii/annot + mpii/images
+    for case, (ann_rel, img_rel) in enumerate((("m.json", "."), ("m.json", "images"), ("annot/m.json", "images"))):
+        root = tmp_path / str(case)
+        samples = mpii_samples(_unpack(root, src_json, ann_rel, src_img, img_rel))
+        assert len(samples) == 2 and all(Path(s.image).parent == root / img_rel for s in samples)
+        assert all(Path(s.image).is_file() for s in samples)
+    lone = tmp_path / "lone" / "m.json"
+    lone.parent.mkdir()
+    shutil.copy(src_json, lone)
+    with pytest.raises(FileNotFoundError, match=r"--images"):
+        mpii_samples(lone)
+
+
+def test_coco_images_are_found_in_the_split_folder(tmp_path):
+    # the COCO download: annotations/person_keypoints_val2017.json with the pictures in val2017/
+    ann = _unpack(tmp_path, COCO_JSON, "annotations/person_keypoints_val2017.json", FIX / "coco" / "images", "val2017")
+    samples = coco_samples(ann)
+    assert samples and all(Path(s.image).parent == tmp_path / "val2017" and Path(s.image).is_file() for s in samples)
+    assert [s.image for s in coco_samples(COCO_JSON)] == [s.image for s in coco_samples(COCO_JSON, FIX / "coco" / "images")]
+
+
+def test_dataset_samples_dispatch_and_refuse_mismatched_skeletons_and_ranges():
+    lsp = dataset_samples("lsp", FIX / "lsp", "mpii16", 1.0, 1.25, range(0, 3))
+    assert [s.image for s in lsp] == [s.image for s in lsp_samples(FIX / "lsp", range(0, 3), "mpii16", 1.0)]
+    assert len(dataset_samples("mpii", FIX / "mpii" / "test_mpii.json", "mpii16", 1.0)) == 2
+    assert len(dataset_samples("coco", COCO_JSON, "coco17", 0.75)) == len(coco_samples(COCO_JSON))
+    with pytest.raises(ValueError, match="coco annotations give coco17 joints, but the skeleton is mpii16"):
+        dataset_samples("coco", COCO_JSON, "mpii16", 0.75)
+    with pytest.raises(ValueError, match="lsp only"):
+        dataset_samples("mpii", FIX / "mpii" / "test_mpii.json", "mpii16", 1.0, indices=range(1))
+    with pytest.raises(ValueError, match="lsp, coco or mpii"):
+        dataset_samples("h36m", FIX, "mpii16", 1.0)
 
 
 # ------------------------------------------------------------------ augmentation

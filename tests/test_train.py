@@ -57,6 +57,15 @@ def test_datasets_built_from_the_config(tmp_path):
         np.testing.assert_allclose([s.scale for s in b.samples], [s.scale / 1.25 for s in a.samples], rtol=1e-5)
 
 
+def test_datasets_from_an_mpii_json_find_their_images_and_keep_the_last_share_for_validation(tmp_path):
+    train_ds, val_ds = build_datasets(_cfg(tmp_path, dataset="mpii", data=str(FIX / "mpii" / "test_mpii.json"),
+                                           val_fraction=0.5))
+    assert len(train_ds) == len(val_ds) == 1
+    assert all(Path(s.image).is_file() for s in train_ds.samples + val_ds.samples)
+    with pytest.raises(ValueError, match="coco17 joints"):
+        build_datasets(_cfg(tmp_path, dataset="coco", data=str(FIX / "coco" / "person_keypoints.json")))
+
+
 def test_a_few_steps_on_one_batch_decrease_the_loss(tmp_path):
     train_ds, _ = build_datasets(_cfg(tmp_path))
     model = _model()
