@@ -146,6 +146,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .datasets import DatasetError
     from .train import TrainConfig, train
 
     base: dict[str, Any] = {}
@@ -156,7 +157,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if v is not None:
             base[f.name] = v
     cfg = TrainConfig.from_dict(base)
-    row = train(cfg)
+    try:
+        row = train(cfg)
+    except DatasetError as e:  # raised before any training or writing starts
+        _err(str(e))
+        return 2
     print(json.dumps({k: v for k, v in row.items() if not k.startswith("pck_")}))
     return 0
 
@@ -167,7 +172,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .codec import HeatmapCodec
-    from .datasets import TopDownDataset, dataset_samples
+    from .datasets import DatasetError, TopDownDataset, dataset_samples
     from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
     from .metrics import coco_oks_ap
     from .weights import WeightsError, load_weights
@@ -183,8 +188,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         samples = dataset_samples(args.dataset, args.data, sk, aspect, pad,
                                   range(*args.range) if args.range else None, args.images)
-    except (OSError, ValueError, KeyError) as e:
-        _err(f"cannot read {args.dataset} data from {args.data}: {e}")
+    except DatasetError as e:
+        _err(str(e))
         return 2
     if not samples:
         _err("no samples to evaluate")

@@ -192,6 +192,10 @@ def find_image_dir(ann_file: Path, probe: Sequence[str], folders: Sequence[Path]
 DATASETS = ("lsp", "coco", "mpii")
 
 
+class DatasetError(ValueError):
+    """Data that cannot be read as the named dataset: the CLI reports it in one line instead of a traceback."""
+
+
 def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skeleton, aspect_ratio: float,
                     padding: float = BOX_PADDING, indices: Sequence[int] | None = None,
                     images: str | os.PathLike | None = None) -> list[PoseSample]:
@@ -201,18 +205,21 @@ def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skele
     a mismatch with ``skeleton`` is an error here rather than wrong joints later.
     """
     sk = get_skeleton(skeleton)
-    if dataset == "lsp":
-        return lsp_samples(data, indices, sk, aspect_ratio, padding=padding)
     if dataset not in DATASETS:
-        raise ValueError(f"dataset must be lsp, coco or mpii, got {dataset!r}")
-    if indices is not None:
-        raise ValueError(f"an index range applies to lsp only, not {dataset}")
-    native = COCO17 if dataset == "coco" else MPII16
-    if sk is not native:
-        raise ValueError(f"{dataset} annotations give {native.name} joints, but the skeleton is {sk.name}")
-    if dataset == "coco":
-        return coco_samples(data, images, aspect_ratio, padding=padding)
-    return mpii_samples(data, images, padding=padding)
+        raise DatasetError(f"dataset must be lsp, coco or mpii, got {dataset!r}")
+    try:
+        if dataset == "lsp":
+            return lsp_samples(data, indices, sk, aspect_ratio, padding=padding)
+        if indices is not None:
+            raise ValueError(f"an index range applies to lsp only, not {dataset}")
+        native = COCO17 if dataset == "coco" else MPII16
+        if sk is not native:
+            raise ValueError(f"{dataset} annotations give {native.name} joints, but the skeleton is {sk.name}")
+        if dataset == "coco":
+            return coco_samples(data, images, aspect_ratio, padding=padding)
+        return mpii_samples(data, images, padding=padding)
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        raise DatasetError(f"cannot read {dataset} data from {data}: {e}") from e
 
 
 # ---------------------------------------------------------------- augmentation + dataset

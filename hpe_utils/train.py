@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from .codec import HeatmapCodec
-from .datasets import AugmentConfig, TopDownDataset, dataset_samples
+from .datasets import AugmentConfig, DatasetError, TopDownDataset, dataset_samples
 from .download import write_atomic
 from .evaluate import predict_dataset, score_pck
 from .losses import JointsMSELoss
@@ -101,7 +101,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
         n_val = max(1, int(round(len(samples) * cfg.val_fraction))) if len(samples) > 1 else 0
         train_s, val_s = samples[: len(samples) - n_val], samples[len(samples) - n_val:]
     if not train_s:
-        raise ValueError(f"no training samples found in {cfg.data}")
+        raise DatasetError(f"no training samples found in {cfg.data}")
     aug = AugmentConfig(tuple(cfg.scale_range), cfg.rotation, cfg.rotation_prob, cfg.flip_prob,  # type: ignore[arg-type]
                         cfg.color_jitter, cfg.erase_prob)
     train = TopDownDataset(train_s, sk, codec, aug, seed=cfg.seed)
@@ -213,12 +213,11 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     torch.manual_seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
 
+    train_ds, val_ds = build_datasets(cfg)  # bad data fails here, before the run folder is made
     out = Path(cfg.out_dir)
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-
-    train_ds, val_ds = build_datasets(cfg)
     if cfg.preload:
         train_ds.preload(progress=cfg.progress and _is_main())
         val_ds.preload(progress=False)

@@ -122,3 +122,11 @@ def test_eval_finds_mpii_images_itself_and_refuses_a_skeleton_mismatch(ckpt, tmp
     capsys.readouterr()
     assert main(["eval", "--weights", ckpt, "--dataset", "coco", "--data", str(coco), "-q"]) == 2
     assert "coco17 joints, but the skeleton is mpii16" in capsys.readouterr().err
+
+
+def test_train_reports_unreadable_data_in_one_line_and_makes_no_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "lsp", "--data", str(tmp_path / "missing"), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hpe: cannot read lsp data from") and "joints.mat" in err and "Traceback" not in err
+    assert not out.exists()
