@@ -330,13 +330,19 @@ def median_ms(fn: Callable[[], Any], repeat: int = 5, warmup: int = 2) -> float:
 
 
 def side_by_side_ms(fns: dict[str, Callable[[], Any]], rounds: int = 7, warmup: int = 2) -> dict[str, float]:
-    """Median ms of each function, timed in interleaved rounds (a noisy machine slows all of them alike)."""
+    """Median ms of each function, timed in interleaved rounds (a noisy machine slows all of them alike).
+
+    Each timed call follows an untimed call of the same function: ONNX Runtime's worker threads keep spinning
+    after a run returns, and measured here they made the next eager PyTorch call 1.7x slower (85 vs 51 ms), so
+    without it whichever engine comes after ONNX Runtime in a round pays for it.
+    """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {n: [] for n in fns}
     for _ in range(rounds):
         for n, fn in fns.items():
+            fn()  # settle: the previous engine's lingering threads slow this call, not the timed one
             t0 = time.perf_counter()
             fn()
             times[n].append(time.perf_counter() - t0)
