@@ -219,7 +219,8 @@ def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skele
             return coco_samples(data, images, aspect_ratio, padding=padding)
         return mpii_samples(data, images, padding=padding)
     except (OSError, ValueError, KeyError, IndexError) as e:
-        raise DatasetError(f"cannot read {dataset} data from {data}: {e}") from e
+        detail = f"a record has no {e} field" if isinstance(e, KeyError) else str(e)
+        raise DatasetError(f"cannot read {dataset} data from {data}: {detail}") from e
 
 
 # ---------------------------------------------------------------- augmentation + dataset

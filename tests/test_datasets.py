@@ -12,9 +12,8 @@ from PIL import Image
 
 from hpe_utils.codec import HeatmapCodec
 from hpe_utils.datasets import (
-    AugmentConfig, PoseSample, TopDownDataset, coco_samples, dataset_samples, load_lsp_joints, lsp_samples,
-    mpii_samples,
-    sample_augmentation, warp_sample,
+    AugmentConfig, DatasetError, PoseSample, TopDownDataset, coco_samples, dataset_samples, load_lsp_joints,
+    lsp_samples, mpii_samples, sample_augmentation, warp_sample,
 )
 from hpe_utils.skeletons import COCO17, LSP14, MPII16
 from hpe_utils.transforms import IMAGENET_MEAN, IMAGENET_STD, box_to_center_scale
@@ -228,6 +227,14 @@ def test_dataset_samples_dispatch_and_refuse_mismatched_skeletons_and_ranges():
         dataset_samples("mpii", FIX / "mpii" / "test_mpii.json", "mpii16", 1.0, indices=range(1))
     with pytest.raises(ValueError, match="lsp, coco or mpii"):
         dataset_samples("h36m", FIX, "mpii16", 1.0)
+
+
+
+def test_a_json_without_the_expected_fields_names_the_missing_one(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps([{"image": "x.jpg", "scale": 1.0}]))
+    with pytest.raises(DatasetError, match=r"cannot read mpii data from .*m\.json: a record has no 'center' field"):
+        dataset_samples("mpii", p, "mpii16", 1.0, images=tmp_path)
 
 
 # ------------------------------------------------------------------ augmentation
