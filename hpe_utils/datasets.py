@@ -119,7 +119,7 @@ def coco_samples(ann_file: str | os.PathLike, image_dir: str | os.PathLike | Non
     if image_dir is None:
         ann = Path(ann_file)
         split = ann.stem.rsplit("_", 1)[-1] if ann.stem.startswith("person_keypoints_") else "train2017"
-        image_dir = find_image_dir(ann, [im["file_name"] for im in coco["images"][:1]],
+        image_dir = find_image_dir(ann, next((im["file_name"] for im in coco["images"]), None),
                                    [ann.parent / split, ann.parent.parent / split, ann.parent, ann.parent / "images"])
     out = []
     for ann in coco["annotations"]:
@@ -158,7 +158,7 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike | No
         records = json.load(f)
     if image_dir is None:
         jf = Path(json_file)
-        image_dir = find_image_dir(jf, [r["image"] for r in records[:1]],
+        image_dir = find_image_dir(jf, next((r["image"] for r in records), None),
                                    [jf.parent, jf.parent / "images", jf.parent.parent / "images"])
     out = []
     for r in records:
@@ -178,14 +178,14 @@ def mpii_samples(json_file: str | os.PathLike, image_dir: str | os.PathLike | No
     return out
 
 
-def find_image_dir(ann_file: Path, probe: Sequence[str], folders: Sequence[Path]) -> Path:
-    """The first of ``folders`` that holds the image named in ``probe``, so users need not pass the folder."""
-    if not probe:
+def find_image_dir(ann_file: Path, first_image: str | None, folders: Sequence[Path]) -> Path:
+    """The first of ``folders`` that holds ``first_image``, so users need not pass the folder."""
+    if first_image is None:  # no records: nothing to look for
         return folders[0]
     for d in folders:
-        if (d / probe[0]).is_file():
+        if (d / first_image).is_file():
             return d
-    raise FileNotFoundError(f"{ann_file}: image {probe[0]!r} is in none of "
+    raise FileNotFoundError(f"{ann_file}: image {first_image!r} is in none of "
                             f"{', '.join(str(d) for d in folders)}; give the image folder (--images)")
 
 

@@ -229,7 +229,6 @@ def test_dataset_samples_dispatch_and_refuse_mismatched_skeletons_and_ranges():
         dataset_samples("h36m", FIX, "mpii16", 1.0)
 
 
-
 def test_a_json_without_the_expected_fields_names_the_missing_one(tmp_path):
     p = tmp_path / "m.json"
     p.write_text(json.dumps([{"image": "x.jpg", "scale": 1.0}]))
