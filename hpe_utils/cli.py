@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .codec import REFINEMENTS  # numpy only: the parser stays free of torch
+
 
 def _parse_size(text: str) -> tuple[int, int]:
     """'256x192' (height x width, as model names say) -> (width, height)."""
@@ -194,10 +196,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not samples:
         _err("no samples to evaluate")
         return 2
-    ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size)), None, color_order=lw.color_order)
-    preds = predict_dataset(lw.model, ds, flip=not args.no_flip, device=args.device, progress=not args.quiet)
+    ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size), refine=args.refine), None,
+                        color_order=lw.color_order)
+    try:
+        preds = predict_dataset(lw.model, ds, flip=not args.no_flip, flip_shift=args.flip_shift, device=args.device,
+                                progress=not args.quiet)
+    except ValueError as e:
+        _err(str(e))
+        return 2
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
-                              "samples": len(samples), "box_padding": pad}
+                              "samples": len(samples), "box_padding": pad, "refine": args.refine,
+                              "flip_shift": None if args.no_flip else preds.flip_shift}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
     if args.dataset == "mpii" and all(h is not None for h in heads):
@@ -346,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="lsp: 0-based image index range")
     e.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a share of torso size")
     e.add_argument("--no-flip", action="store_true")
+    e.add_argument("--flip-shift", type=float, metavar="PX",
+                   help="move flipped-back heatmaps this many heatmap pixels right (default: the exact 1 - w/W, "
+                        "0.75 at stride 4; the original code used 1)")
+    e.add_argument("--refine", choices=list(REFINEMENTS), default="dark",
+                   help="sub-pixel step after the argmax (default dark; the original used quarter)")
     e.add_argument("--input-size", type=_parse_size)
     e.add_argument("--box-padding", type=float,
                    help="crop = person box x this (default: the checkpoint's; 1.25 in the original recipe)")

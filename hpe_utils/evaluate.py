@@ -9,7 +9,7 @@ import torch
 
 from .codec import HeatmapCodec
 from .datasets import TopDownDataset
-from .flip import flip_test
+from .flip import flip_test, mirror_shift
 from .metrics import PCKResult, head_size, pck, torso_diameter
 from .skeletons import Skeleton
 from .transforms import heatmap_to_image
@@ -28,13 +28,17 @@ class DatasetPredictions:
     scores: np.ndarray  # (N, K)
     gt: np.ndarray  # (N, K, 2)
     visible: np.ndarray  # (N, K)
+    flip_shift: float | None = None  # heatmap pixels the flip test moved the mirrored branch (None: no flip test)
 
 
 @torch.no_grad()
 def predict_dataset(model: torch.nn.Module, dataset: TopDownDataset, *, flip: bool = True, batch_size: int = 64,
                     device: str | torch.device = "cpu", autocast_dtype: torch.dtype | None = None,
-                    progress: bool = False) -> DatasetPredictions:
-    """Predict every sample of an un-augmented dataset and map the joints back to image pixels."""
+                    progress: bool = False, flip_shift: float | None = None) -> DatasetPredictions:
+    """Predict every sample of an un-augmented dataset and map the joints back to image pixels.
+
+    ``flip_shift`` (heatmap pixels) defaults to the exact :func:`~hpe_utils.flip.mirror_shift`.
+    """
     from tqdm.auto import tqdm
 
     if dataset.augment is not None:
@@ -46,11 +50,13 @@ def predict_dataset(model: torch.nn.Module, dataset: TopDownDataset, *, flip: bo
     device = torch.device(device)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
     perm = dataset.skeleton.flip_permutation()
+    if flip_shift is None:
+        flip_shift = mirror_shift(codec.input_size[0], codec.heatmap_size[0])
     kps, scs = [], []
     for batch in tqdm(loader, desc="evaluating", disable=not progress, unit="batch"):
         x = batch["image"].to(device)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            hm = flip_test(model, x, perm) if flip else model(x)
+            hm = flip_test(model, x, perm, flip_shift) if flip else model(x)
         coords, scores = codec.decode(hm.float().cpu().numpy())
         for c, cen, sca in zip(coords, batch["center"].numpy(), batch["scale"].numpy()):
             kps.append(heatmap_to_image(c, cen, sca, codec.heatmap_size))
@@ -58,7 +64,7 @@ def predict_dataset(model: torch.nn.Module, dataset: TopDownDataset, *, flip: bo
     model.train(was_training)
     gt = np.stack([s.keypoints for s in dataset.samples]).astype(np.float32)
     vis = np.stack([s.visible for s in dataset.samples]).astype(np.float32)
-    return DatasetPredictions(np.stack(kps), np.concatenate(scs), gt, vis)
+    return DatasetPredictions(np.stack(kps), np.concatenate(scs), gt, vis, flip_shift if flip else None)
 
 
 def score_pck(preds: DatasetPredictions, skeleton: Skeleton, alpha: float = 0.2,

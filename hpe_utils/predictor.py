@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .codec import HeatmapCodec
-from .flip import flip_back_numpy
+from .flip import flip_back_numpy, mirror_shift
 from .images import read_image
 from .skeletons import Skeleton
 from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, crop, heatmap_to_image, normalize,
@@ -74,13 +74,15 @@ class Predictor:
     CUDA. An exported file runs in its own runtime. Pre- and post-processing are numpy and shared by all.
     ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
     ``box_padding`` (crop = box x padding) defaults to the one stored with the weights (1.25 when none is).
+    ``refine`` is the codec's sub-pixel step ("dark", or the original's "quarter"); the flip test moves the
+    mirrored branch by the exact :func:`~hpe_utils.flip.mirror_shift`.
     """
 
     def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
                  flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
                  skeleton: str | None = None, color_order: str | None = None, box_padding: float | None = None,
                  backend: str | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
-                 remeasure: bool = False) -> None:
+                 remeasure: bool = False, refine: str = "dark") -> None:
         from .accel import BACKEND_ENV, AutoDecision, build_engine, choose_backend, engine_spec, real_crops
         from .backends import exported_kind, open_exported
         from .skeletons import get_skeleton
@@ -122,7 +124,7 @@ class Predictor:
         self.box_padding: float = check_box_padding(padding if box_padding is None else box_padding)
         self.flip = flip
         self.batch_size = batch_size
-        self.codec = HeatmapCodec(self.input_size)
+        self.codec = HeatmapCodec(self.input_size, refine=refine)
         self._flip_perm = self.skeleton.flip_permutation()
         self.last_timings: dict[str, float] = {}  # ms per stage of the last call: read, preprocess, model, postprocess
 
@@ -132,7 +134,8 @@ class Predictor:
             return self.backend(x)
         n = x.shape[0]
         both = self.backend(np.concatenate([x, np.ascontiguousarray(x[..., ::-1])]))
-        return (both[:n] + flip_back_numpy(both[n:], self._flip_perm)) * 0.5
+        shift = mirror_shift(x.shape[3], both.shape[3])
+        return (both[:n] + flip_back_numpy(both[n:], self._flip_perm, shift)) * 0.5
 
     def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2))."""

@@ -113,6 +113,21 @@ def test_eval_crops_with_the_weights_box_padding_unless_told_otherwise(ckpt, tmp
     assert "box padding must be between 1.0 and 4.0, got 0.8" in capsys.readouterr().err
 
 
+def test_eval_decodes_with_dark_and_the_exact_flip_shift_unless_told_the_originals(ckpt, tmp_path, capsys):
+    lsp = Path(__file__).resolve().parent / "fixtures" / "lsp"
+    reports = {}
+    for name, extra in (("now", []), ("original", ["--refine", "quarter", "--flip-shift", "1"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--json", str(out), "-q",
+                     *extra]) == 0
+        reports[name] = json.loads(out.read_text())
+    assert (reports["now"]["refine"], reports["now"]["flip_shift"]) == ("dark", 0.75)
+    assert (reports["original"]["refine"], reports["original"]["flip_shift"]) == ("quarter", 1.0)
+    capsys.readouterr()
+    assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--flip-shift", "-1", "-q"]) == 2
+    assert "shift must be in [0, 8) heatmap pixels, got -1.0" in capsys.readouterr().err
+
+
 def test_eval_finds_mpii_images_itself_and_refuses_a_skeleton_mismatch(ckpt, tmp_path, capsys):
     mpii = Path(__file__).resolve().parent / "fixtures" / "mpii" / "test_mpii.json"  # images are in images/
     report = tmp_path / "mpii.json"

@@ -45,7 +45,7 @@ def test_round_trip_recovers_keypoints_within_a_quarter_heatmap_pixel():
 
 
 def test_quarter_pixel_refinement_moves_towards_higher_neighbour():
-    codec = HeatmapCodec((64, 64))
+    codec = HeatmapCodec((64, 64), refine="quarter")
     hm = np.zeros((1, 16, 16), np.float32)
     hm[0, 8, 8] = 1.0
     hm[0, 8, 9] = 0.6  # right neighbour higher than left
@@ -53,6 +53,41 @@ def test_quarter_pixel_refinement_moves_towards_higher_neighbour():
     coords, scores = codec.decode(hm)
     assert coords[0].tolist() == [8.25, 7.75]
     assert scores[0] == pytest.approx(1.0)
+
+
+def gaussian_map(x: float, y: float, sigma: float = 2.0, size: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))[None].astype(np.float32)
+
+
+def test_dark_recovers_the_sub_pixel_centre_of_a_smooth_peak_where_the_quarter_step_cannot():
+    for x, y in [(20.3, 30.7), (11.55, 9.1), (33.0, 24.45)]:
+        hm = gaussian_map(x, y)
+        dark, _ = HeatmapCodec((192, 192)).decode(hm)
+        quarter, _ = HeatmapCodec((192, 192), refine="quarter").decode(hm)
+        assert np.abs(dark[0] - [x, y]).max() < 0.02
+        assert np.abs(quarter[0] - [x, y]).max() > 0.04
+    # a noisy peak (a network's heatmap) still lands near the centre
+    rng = np.random.default_rng(0)
+    noisy = gaussian_map(20.3, 30.7) + rng.normal(0, 0.02, (1, 48, 48)).astype(np.float32)
+    assert np.abs(HeatmapCodec((192, 192)).decode(noisy)[0][0] - [20.3, 30.7]).max() < 0.15
+
+
+def test_dark_falls_back_to_the_quarter_step_where_it_cannot_apply():
+    hm = np.zeros((2, 48, 48), np.float32)
+    hm[0, 20, 46], hm[0, 20, 45], hm[0, 21, 46] = 1.0, 0.6, 0.5  # one pixel from the right: no 5x5 neighbourhood
+    hm[1, 20, 20], hm[1, 20, 21], hm[1, 19, 20] = 1.0, 0.6, 0.5  # a spike: quarter rule as the original
+    dark, _ = HeatmapCodec((192, 192)).decode(hm)
+    quarter, _ = HeatmapCodec((192, 192), refine="quarter").decode(hm)
+    assert dark[0].tolist() == quarter[0].tolist() == [45.75, 20.25]
+    assert np.abs(dark[1] - [20.0, 20.0]).max() < 1.0  # DARK applies to the spike, within a pixel
+
+
+def test_refine_none_returns_the_argmax_and_unknown_refinements_are_refused():
+    hm = gaussian_map(20.3, 30.7)
+    assert HeatmapCodec((192, 192), refine="none").decode(hm)[0][0].tolist() == [20.0, 31.0]
+    with pytest.raises(ValueError, match="refine must be one of"):
+        HeatmapCodec((192, 192), refine="dark2")
 
 
 def test_decode_leaves_border_peaks_unrefined_and_zero_heatmaps_at_origin():

@@ -1,8 +1,10 @@
 """PoseResNet: original parameter names, shapes, head options and initialisation."""
+import numpy as np
 import pytest
 import torch
 
-from hpe_utils.flip import flip_back, flip_test
+from hpe_utils.codec import HeatmapCodec
+from hpe_utils.flip import flip_back, flip_back_numpy, flip_test, mirror_shift
 from hpe_utils.losses import JointsMSELoss
 from hpe_utils.model import PoseResNet, PoseResNetConfig, count_macs, count_parameters, fold_deconv_batchnorm
 from hpe_utils.skeletons import MPII16
@@ -85,6 +87,48 @@ def test_flip_back_mirrors_swaps_and_shifts_one_pixel():
     # mirrored x = 7 - 2 = 5, moved to the l_ankle channel, then shifted right by one -> 6
     assert out[0, 5, 3, 6] == 1.0 and out[0, 0].sum() == 0
     assert flip_back(hm, MPII16.flip_permutation(), shift=False)[0, 5, 3, 5] == 1.0
+
+
+def test_fractional_flip_shift_interpolates_and_numpy_matches_torch():
+    hm = torch.zeros(1, 16, 8, 8)
+    hm[0, 0, 3, 2] = 1.0
+    out = flip_back(hm, MPII16.flip_permutation(), 0.75)
+    assert out[0, 5, 3, 5] == pytest.approx(0.25) and out[0, 5, 3, 6] == pytest.approx(0.75)
+    assert out.sum() == pytest.approx(1.0)
+    rnd = torch.rand(2, 16, 6, 8)
+    for s in (0.0, 0.75, 1.0, 2.5):
+        assert np.allclose(flip_back_numpy(rnd.numpy(), MPII16.flip_permutation(), s),
+                           flip_back(rnd, MPII16.flip_permutation(), s).numpy(), atol=1e-6)
+    assert mirror_shift(192, 48) == 0.75 and mirror_shift(256, 64) == 0.75
+    with pytest.raises(ValueError):
+        flip_back(hm, MPII16.flip_permutation(), -1.0)
+
+
+class DotToGaussian(torch.nn.Module):
+    """A perfectly mirror-equivariant 'pose model': every joint's heatmap is a Gaussian at the brightest input
+    pixel, in continuous heatmap coordinates (input x / 4) -- what an ideal network would learn."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        out = torch.zeros(n, 16, h // 4, w // 4)
+        yy, xx = torch.meshgrid(torch.arange(h // 4.0), torch.arange(w // 4.0), indexing="ij")
+        for i in range(n):
+            k = int(x[i, 0].argmax())
+            cy, cx = (k // w) / 4, (k % w) / 4
+            out[i] = torch.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 8)
+        return out
+
+
+def test_flip_test_with_the_exact_mirror_shift_keeps_an_equivariant_models_joints_in_place():
+    codec = HeatmapCodec((192, 192))
+    x = torch.zeros(1, 3, 192, 192)
+    x[0, :, 101, 77] = 1.0
+    plain, _ = codec.decode(DotToGaussian()(x).numpy())
+    assert np.abs(plain[0, 0] - [77 / 4, 101 / 4]).max() < 0.02
+    exact, _ = codec.decode(flip_test(DotToGaussian(), x, MPII16.flip_permutation()).numpy())
+    whole, _ = codec.decode(flip_test(DotToGaussian(), x, MPII16.flip_permutation(), shift=1.0).numpy())
+    assert np.abs(exact[0, 0] - plain[0, 0]).max() < 0.03
+    assert exact[0, 0, 0] > plain[0, 0, 0] - 0.03 and whole[0, 0, 0] - plain[0, 0, 0] > 0.1  # 1 px overshoots
 
 
 def test_flip_test_of_a_mirror_symmetric_model_averages_both_branches():
