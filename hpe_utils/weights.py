@@ -99,7 +99,7 @@ REGISTRY: Mapping[str, WeightsEntry] = {e.name: e for e in (
     WeightsEntry(
         name="default", description="This project's own checkpoint, trained from scratch on LSP-extended (model card: weights/README.md)",
         depth=18, skeleton="mpii16", input_size=(192, 192), color_order="rgb", key_format="hpe",
-        filename="hpe_default.pt", local_path="weights/hpe_default.pt", metric="LSPet val PCK@0.2 0.642 (interim)",
+        filename="hpe_default.pt", local_path="weights/hpe_default.pt", metric="LSPet val PCK@0.2 0.653 (interim)",
         source="hpe-workbook (hpe train)",
     ),
     *(_msra(d, ds) for ds in ("coco", "mpii") for d in (50, 101, 152)),

@@ -149,4 +149,8 @@ best = max(card_metrics, key=lambda h: h["val_pck@0.2"])
 print(f"best single epoch: validation PCK@0.2 {best['val_pck@0.2']:.3f} at epoch {best['epoch']} of {len(card_metrics)}")
 from hpe_utils.weights import load_weights
 
-print(f"shipped weights: validation PCK@0.2 {load_weights('default').meta['val_pck@0.2']:.3f}")
+meta = load_weights("default").meta
+decoding = meta.get("decoding", {"refine": "quarter", "flip_shift": 1.0})  # files without it used the original's
+print(f"shipped weights: validation PCK@0.2 {meta['val_pck@0.2']:.3f} as measured in training "
+      f"({decoding['refine']} step, flip shift {decoding['flip_shift']:g})")
+print("`hpe eval` today decodes with DARK and flip shift 0.75: see the model card's Decoding section")
