@@ -176,9 +176,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .codec import HeatmapCodec
     from .datasets import DatasetError, TopDownDataset, dataset_samples
     from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
+    from .flip import check_flip_shift
     from .metrics import coco_oks_ap
     from .weights import WeightsError, load_weights
 
+    try:
+        if args.flip_shift is not None:
+            check_flip_shift(args.flip_shift)
+    except ValueError as e:
+        _err(str(e))
+        return 2
     try:
         lw = load_weights(args.weights, input_size=args.input_size, box_padding=args.box_padding,
                           progress=not args.quiet)
@@ -198,12 +205,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size), refine=args.refine), None,
                         color_order=lw.color_order)
-    try:
-        preds = predict_dataset(lw.model, ds, flip=not args.no_flip, flip_shift=args.flip_shift, device=args.device,
-                                progress=not args.quiet)
-    except ValueError as e:
-        _err(str(e))
-        return 2
+    preds = predict_dataset(lw.model, ds, flip=not args.no_flip, flip_shift=args.flip_shift, device=args.device,
+                            progress=not args.quiet)
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
                               "samples": len(samples), "box_padding": pad, "refine": args.refine,
                               "flip_shift": None if args.no_flip else preds.flip_shift}

@@ -17,11 +17,17 @@ def mirror_shift(input_width: int, heatmap_width: int) -> float:
     return 1.0 - heatmap_width / input_width
 
 
-def _shift_weights(shift: float) -> tuple[int, float]:
-    """Whole pixels and the fraction of a pixel to shift by (linear interpolation between the two)."""
+def check_flip_shift(shift: float) -> float:
+    """The shift as a float, or a ValueError: flipped-back maps move right by 0 to under 8 heatmap pixels."""
     s = float(shift)
     if not 0 <= s < 8:
-        raise ValueError(f"shift must be in [0, 8) heatmap pixels, got {shift}")
+        raise ValueError(f"flip shift must be in [0, 8) heatmap pixels, got {shift}")
+    return s
+
+
+def _shift_weights(shift: float) -> tuple[int, float]:
+    """Whole pixels and the fraction of a pixel to shift by (linear interpolation between the two)."""
+    s = check_flip_shift(shift)
     whole = int(np.floor(s))
     return whole, s - whole
 

@@ -125,7 +125,7 @@ def test_eval_decodes_with_dark_and_the_exact_flip_shift_unless_told_the_origina
     assert (reports["original"]["refine"], reports["original"]["flip_shift"]) == ("quarter", 1.0)
     capsys.readouterr()
     assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--flip-shift", "-1", "-q"]) == 2
-    assert "shift must be in [0, 8) heatmap pixels, got -1.0" in capsys.readouterr().err
+    assert "flip shift must be in [0, 8) heatmap pixels, got -1.0" in capsys.readouterr().err
 
 
 def test_eval_finds_mpii_images_itself_and_refuses_a_skeleton_mismatch(ckpt, tmp_path, capsys):
