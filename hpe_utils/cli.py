@@ -180,12 +180,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .metrics import coco_oks_ap
     from .weights import WeightsError, load_weights
 
-    try:
-        if args.flip_shift is not None:
+    if args.flip_shift is not None:
+        try:
             check_flip_shift(args.flip_shift)
-    except ValueError as e:
-        _err(str(e))
-        return 2
+        except ValueError as e:
+            _err(str(e))
+            return 2
     try:
         lw = load_weights(args.weights, input_size=args.input_size, box_padding=args.box_padding,
                           progress=not args.quiet)
@@ -209,7 +209,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                             progress=not args.quiet)
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
                               "samples": len(samples), "box_padding": pad, "refine": args.refine,
-                              "flip_shift": None if args.no_flip else preds.flip_shift}
+                              "flip_shift": preds.flip_shift}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
     if args.dataset == "mpii" and all(h is not None for h in heads):

@@ -143,8 +143,9 @@ def _dark_step(hm: np.ndarray, px: np.ndarray, py: np.ndarray, sigma: float) -> 
     from the border and where the log-map is a proper maximum (negative-definite Hessian, step under one
     pixel); elsewhere the caller falls back to the quarter step.
     A peak within 3 sigma + 2 pixels of the border is cut off by it and no longer Gaussian on the map, so the
-    step there leans inwards (about 0.2 px on a training target cut 2 px from the edge). Measured on the default model, using
-    DARK there anyway still beats the quarter step by 0.1-0.2 PCK points (8% of its peaks lie in that band).
+    step there leans inwards (about 0.2 px on a training target cut 2 px from the edge). Measured on the
+    default model, using DARK there anyway still beats the quarter step by 0.1-0.2 PCK points (8% of its
+    peaks lie in that band).
     """
     n, k, h, w = hm.shape
     inside = (px >= 2) & (px <= w - 3) & (py >= 2) & (py <= h - 3)
