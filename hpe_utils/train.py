@@ -45,6 +45,7 @@ class TrainConfig:
     depth: int = 18
     input_size: tuple[int, int] = (128, 128)  # (width, height)
     sigma: float | None = None
+    unbiased_encoding: bool = False  # Gaussian targets at the exact sub-pixel joint (DARK), not the rounded pixel
     deconv_filters: tuple[int, ...] = (256, 256, 256)
     epochs: int = 60
     batch_size: int = 32
@@ -90,7 +91,8 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     """Training (augmented) and validation datasets for the configured data source."""
     sk = get_skeleton(cfg.skeleton)
     aspect = cfg.input_size[0] / cfg.input_size[1]
-    codec = HeatmapCodec(tuple(cfg.input_size), sigma=cfg.sigma)  # type: ignore[arg-type]
+    codec = HeatmapCodec(tuple(cfg.input_size), sigma=cfg.sigma,  # type: ignore[arg-type]
+                         unbiased=cfg.unbiased_encoding)
     if cfg.dataset == "lsp":
         tr = range(*cfg.train_range) if cfg.train_range else None
         va = range(*cfg.val_range) if cfg.val_range else None

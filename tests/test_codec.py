@@ -23,6 +23,19 @@ def test_encode_centres_gaussian_on_rounded_heatmap_pixel_with_peak_one():
     assert hm[0, 21, 11] == pytest.approx(np.exp(-1 / 8), rel=1e-6)
 
 
+def test_unbiased_encoding_centres_the_gaussian_on_the_exact_position_and_dark_decodes_it():
+    kp = np.array([[41.0, 83.0], [101.8, 30.6]])  # /4 -> (10.25, 20.75), (25.45, 7.65)
+    rounded, w0 = HeatmapCodec((192, 256)).encode(kp)
+    exact, w1 = HeatmapCodec((192, 256), unbiased=True).encode(kp)
+    assert w0.tolist() == w1.tolist() == [1.0, 1.0]
+    assert exact[0, 21, 10] == pytest.approx(np.exp(-(0.25**2 + 0.25**2) / 8), rel=1e-5)  # sigma 2
+    assert (exact > 0).sum() == (rounded > 0).sum()  # the same 3-sigma windows
+    coords, _ = HeatmapCodec((192, 256), refine="dark").decode(exact)
+    np.testing.assert_allclose(coords, kp / 4, atol=0.02)
+    coords, _ = HeatmapCodec((192, 256), refine="dark").decode(rounded)
+    assert np.abs(coords - kp / 4).max() > 0.2  # rounding moved the target itself
+
+
 def test_unlabelled_and_off_map_joints_get_weight_zero_and_empty_heatmap():
     codec = HeatmapCodec((192, 256))
     kp = np.array([[50.0, 50.0], [50.0, 50.0], [-60.0, 10.0], [10.0, 400.0], [-20.0, 10.0]])

@@ -48,6 +48,9 @@ def test_datasets_built_from_the_config(tmp_path):
     assert train_ds.augment is not None and val_ds.augment is None  # validation is never augmented
     assert train_ds.codec.input_size == (64, 64) and train_ds.skeleton.name == "mpii16"
     assert train_ds.augment.color_jitter == 0.0 and train_ds.augment.erase_prob == 0.0  # the original recipe
+    assert not train_ds.codec.unbiased
+    exact, _ = build_datasets(_cfg(tmp_path, unbiased_encoding=True))
+    assert exact.codec.unbiased
     jittered, _ = build_datasets(_cfg(tmp_path, color_jitter=0.3, erase_prob=0.5))
     assert jittered.augment is not None and (jittered.augment.color_jitter, jittered.augment.erase_prob) == (0.3, 0.5)
     with pytest.raises(ValueError, match="lsp, coco or mpii"):
