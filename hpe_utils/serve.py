@@ -160,7 +160,7 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     async def health() -> dict[str, Any]:
         """Liveness plus what is being served."""
         return {"status": "ok", "skeleton": pred.skeleton.name, "input_size": list(pred.input_size),
-                "backend": pred.backend.name, "flip_test": pred.flip,
+                "backend": pred.backend.name, "flip_test": pred.flip, "refine": pred.codec.refine,
                 "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels}}
 
     @app.get("/skeleton")

@@ -48,6 +48,7 @@ def _multipart(data: bytes, name="image", filename="x.jpg", extra=None):
 def test_health_skeleton_docs_and_page(client):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["skeleton"] == "mpii16" and h["backend"] == "torch"
+    assert h["flip_test"] is True and h["refine"] == "dark"  # how the served keypoints are decoded
     sk = client.get("/skeleton").json()
     assert len(sk["joints"]) == 16 and len(sk["limbs"]) == len(sk["limb_colours"])
     page = client.get("/")
