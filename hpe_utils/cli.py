@@ -48,7 +48,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
                               color_order=args.color_order, box_padding=args.box_padding, backend=args.backend,
-                              progress=not args.quiet, log=_err if args.verbose else None, remeasure=args.remeasure)
+                              progress=not args.quiet, log=_err if args.verbose else None, remeasure=args.remeasure,
+                              scales=args.scales)
     except (WeightsError, FileNotFoundError, ValueError) as e:
         _err(str(e))
         return 2
@@ -178,14 +179,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
     from .flip import check_flip_shift
     from .metrics import coco_oks_ap
+    from .transforms import check_scales
     from .weights import WeightsError, load_weights
 
-    if args.flip_shift is not None:
-        try:
+    try:
+        if args.flip_shift is not None:
             check_flip_shift(args.flip_shift)
-        except ValueError as e:
-            _err(str(e))
-            return 2
+        check_scales(args.scales)
+    except ValueError as e:
+        _err(str(e))
+        return 2
     try:
         lw = load_weights(args.weights, input_size=args.input_size, box_padding=args.box_padding,
                           progress=not args.quiet)
@@ -206,10 +209,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size), refine=args.refine), None,
                         color_order=lw.color_order)
     preds = predict_dataset(lw.model, ds, flip=not args.no_flip, flip_shift=args.flip_shift, device=args.device,
-                            progress=not args.quiet)
+                            progress=not args.quiet, scales=args.scales)
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
                               "samples": len(samples), "box_padding": pad, "refine": args.refine,
-                              "flip_shift": preds.flip_shift}
+                              "flip_shift": preds.flip_shift, "scales": list(preds.scales)}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
     if args.dataset == "mpii" and all(h is not None for h in heads):
@@ -289,6 +292,10 @@ BACKEND_CHOICES = ["auto", "torch", "torch-bf16", "torch-fp16", "compiled", "com
                    "torchscript"]
 
 
+SCALES_HELP = ("test scales: crop S times the padded box and average the heatmaps, e.g. --scales 1 1.2 "
+               "(each costs one more pass; default: 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpe", description="Simple Baselines human pose estimation.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -298,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--weights", default="default", help="registry name, checkpoint path or URL (default: %(default)s)")
     pr.add_argument("--boxes", help="JSON mapping each image path (as given) to a list of [x, y, w, h] person boxes")
     pr.add_argument("--no-flip", action="store_true", help="skip the flip test (faster, slightly less accurate)")
+    pr.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S", help=SCALES_HELP)
     pr.add_argument("--threshold", type=float, default=0.3, help="hide joints scoring below this when drawing")
     pr.add_argument("--json", help="write one record per image to this file")
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
@@ -363,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "0.75 at stride 4; the original code used 1)")
     e.add_argument("--refine", choices=list(REFINEMENTS), default="dark",
                    help="sub-pixel step after the argmax (default dark; the original used quarter)")
+    e.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S", help=SCALES_HELP)
     e.add_argument("--input-size", type=_parse_size)
     e.add_argument("--box-padding", type=float,
                    help="crop = person box x this (default: the checkpoint's; 1.25 in the original recipe)")

@@ -13,8 +13,8 @@ from .codec import HeatmapCodec
 from .flip import flip_back_numpy, mirror_shift
 from .images import read_image
 from .skeletons import Skeleton
-from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, crop, heatmap_to_image, normalize,
-                         whole_image_box)
+from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, check_scales, crop, heatmap_to_image,
+                         normalize, whole_image_box, zoom_heatmaps)
 
 ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
 
@@ -75,19 +75,22 @@ class Predictor:
     ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
     ``box_padding`` (crop = box x padding) defaults to the one stored with the weights (1.25 when none is).
     ``refine`` is the codec's sub-pixel step ("dark", or the original's "quarter"); the flip test moves the
-    mirrored branch by the exact :func:`~hpe_utils.flip.mirror_shift`.
+    mirrored branch by the exact :func:`~hpe_utils.flip.mirror_shift`. ``scales`` (default 1 only) are test
+    scales: crops that many times the padded box around the same centre, whose heatmaps are zoomed back and
+    averaged before decoding (each scale costs one more pass).
     """
 
     def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
                  flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
                  skeleton: str | None = None, color_order: str | None = None, box_padding: float | None = None,
                  backend: str | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
-                 remeasure: bool = False, refine: str = "dark") -> None:
+                 remeasure: bool = False, refine: str = "dark", scales: Sequence[float] = (1.0,)) -> None:
         from .accel import BACKEND_ENV, AutoDecision, build_engine, choose_backend, engine_spec, real_crops
         from .backends import exported_kind, open_exported
         from .skeletons import get_skeleton
         from .weights import LoadedWeights, load_weights
 
+        self.scales = check_scales(scales)  # before any loading, so a bad value fails fast
         explicit = backend  # $HPE_BACKEND is a default for checkpoints; an exported file always runs in its runtime
         backend = backend or os.environ.get(BACKEND_ENV) or "auto"
         say = log or (lambda _m: None)
@@ -137,11 +140,18 @@ class Predictor:
         shift = mirror_shift(x.shape[3], both.shape[3])
         return (both[:n] + flip_back_numpy(both[n:], self._flip_perm, shift)) * 0.5
 
-    def preprocess(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2))."""
+    def _heatmaps(self, x: np.ndarray) -> np.ndarray:
+        """run_model over crops in batches of ``batch_size``."""
+        return np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+
+    def preprocess(self, image: np.ndarray, boxes: np.ndarray, zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2)).
+
+        ``zoom`` crops that many times wider (a test scale); the centres and scales returned stay the unit crop's.
+        """
         aspect = self.input_size[0] / self.input_size[1]
         cs = [box_to_center_scale(b, aspect, self.box_padding) for b in boxes]
-        crops = np.stack([crop(image, c, s, self.input_size) for c, s in cs])
+        crops = np.stack([crop(image, c, s * zoom, self.input_size) for c, s in cs])
         return normalize(crops, self.color_order), np.stack([c for c, _ in cs]), np.stack([s for _, s in cs])
 
     def postprocess(self, heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,9 +170,10 @@ class Predictor:
         h, w = rgb.shape[:2]
         bxs = _as_boxes(boxes, w, h)
         t1 = time.perf_counter()
-        x, centers, scales = self.preprocess(rgb, bxs)
+        views = [self.preprocess(rgb, bxs, z) for z in self.scales]
+        centers, scales = views[0][1], views[0][2]
         t2 = time.perf_counter()
-        hms = np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+        hms = np.mean([zoom_heatmaps(self._heatmaps(x), z) for z, (x, _, _) in zip(self.scales, views)], axis=0)
         t3 = time.perf_counter()
         kps, scores = self.postprocess(hms, centers, scales)
         people = [Person(b, k, s) for b, k, s in zip(bxs, kps, scores)]
@@ -173,6 +184,6 @@ class Predictor:
 
 
 def predict(image: ImageLike, boxes: Sequence[Sequence[float]] | None = None, *, weights: str = "default",
-            device: str = "cpu", flip: bool = True) -> PoseResult:
+            device: str = "cpu", flip: bool = True, scales: Sequence[float] = (1.0,)) -> PoseResult:
     """One call: load the weights, predict, return the result (build a :class:`Predictor` to reuse the model)."""
-    return Predictor(weights, device=device, flip=flip)(image, boxes)
+    return Predictor(weights, device=device, flip=flip, scales=scales)(image, boxes)

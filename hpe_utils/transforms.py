@@ -7,6 +7,7 @@ checkpoints store their own ``box_padding``) so that limbs just outside a tight 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -81,6 +82,44 @@ def affine_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine matrix to points (..., 2)."""
     pts = np.asarray(points, dtype=np.float64)
     return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def zoom_heatmaps(heatmaps: np.ndarray, factor: float) -> np.ndarray:
+    """Heatmaps (..., h, w) of a crop ``factor`` times wider around the same centre -> the unit crop's frame.
+
+    Multi-scale testing averages heatmaps, not keypoints: modes that agree reinforce each other, while the
+    mean of two disagreeing keypoints lies on neither. The crop centre sits at (w/2, h/2) in heatmap pixels
+    (see :func:`get_affine_transform`), so the map is a zoom by ``factor`` about it; bilinear, zero outside.
+    """
+    if not (np.isfinite(factor) and factor > 0):
+        raise ValueError(f"zoom factor must be positive, got {factor}")
+    hm = np.asarray(heatmaps, dtype=np.float32)
+    if hm.ndim < 2:
+        raise ValueError(f"heatmaps must be (..., h, w), got shape {hm.shape}")
+    if factor == 1:
+        return hm.copy()
+    h, w = hm.shape[-2:]
+    return _zoom_matrix(h, factor) @ hm @ _zoom_matrix(w, factor).T
+
+
+def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    """Test scales (crop size relative to the padded box) as a tuple, refusing empty or non-positive ones."""
+    out = tuple(float(v) for v in scales)
+    if not out or not all(np.isfinite(v) and v > 0 for v in out):
+        raise ValueError(f"test scales must be one or more positive numbers, got {list(scales)}")
+    return out
+
+
+def _zoom_matrix(n: int, factor: float) -> np.ndarray:
+    """(n, n) linear-interpolation matrix: output pixel i reads source n/2 + (i - n/2) / factor."""
+    src = n * 0.5 + (np.arange(n) - n * 0.5) / factor
+    i0 = np.floor(src).astype(int)
+    frac = (src - i0).astype(np.float32)
+    m = np.zeros((n, n), dtype=np.float32)
+    for lo, wgt in ((i0, 1 - frac), (i0 + 1, frac)):
+        ok = (lo >= 0) & (lo < n)
+        np.add.at(m, (np.nonzero(ok)[0], lo[ok]), wgt[ok])
+    return m
 
 
 def crop(image: np.ndarray, center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int], rotation: float = 0.0) -> np.ndarray:

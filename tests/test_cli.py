@@ -128,6 +128,17 @@ def test_eval_decodes_with_dark_and_the_exact_flip_shift_unless_told_the_origina
     assert "flip shift must be in [0, 8) heatmap pixels, got -1.0" in capsys.readouterr().err
 
 
+def test_eval_averages_the_test_scales_it_is_given_and_records_them(ckpt, tmp_path, capsys):
+    lsp = Path(__file__).resolve().parent / "fixtures" / "lsp"
+    out = tmp_path / "ms.json"
+    assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--json", str(out), "-q",
+                 "--scales", "1", "1.2"]) == 0
+    assert json.loads(out.read_text())["scales"] == [1.0, 1.2]
+    capsys.readouterr()
+    assert main(["eval", "--weights", ckpt, "--dataset", "lsp", "--data", str(lsp), "--scales", "1", "0", "-q"]) == 2
+    assert "test scales must be one or more positive numbers" in capsys.readouterr().err
+
+
 def test_eval_finds_mpii_images_itself_and_refuses_a_skeleton_mismatch(ckpt, tmp_path, capsys):
     mpii = Path(__file__).resolve().parent / "fixtures" / "mpii" / "test_mpii.json"  # images are in images/
     report = tmp_path / "mpii.json"

@@ -1,4 +1,5 @@
 """Evaluation: predictions come back in image pixels and perfect predictions score 1."""
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,20 @@ class _TargetsAsHeatmaps(torch.nn.Module):
         return out
 
 
+class _TargetsPerScale(torch.nn.Module):
+    """Each scale's own targets: predict_dataset asks for batch i of every scale in turn."""
+
+    def __init__(self, views, batch_size):
+        super().__init__()
+        self.views = [_TargetsAsHeatmaps(v) for v in views]
+        self.batch_size, self.calls = batch_size, 0
+
+    def forward(self, x):
+        view = self.views[self.calls % len(self.views)]
+        self.calls += 1
+        return view(x)
+
+
 def test_predictions_are_mapped_back_to_image_pixels():
     # the original's quarter step leaves a target's symmetric peak where it is, so the only error is the
     # encoder's rounding; DARK moves peaks that the small 16x16 map cuts off at its border (see codec)
@@ -86,6 +101,29 @@ def test_predictions_are_mapped_back_to_image_pixels():
     err = np.abs(preds.keypoints - preds.gt).max(axis=2)
     ok = preds.visible > 0
     assert (err[ok] <= (0.5 * hm_px[:, None] + 1e-3).repeat(16, axis=1)[ok]).all()
+
+
+def test_multi_scale_averages_the_zoomed_back_heatmaps_of_each_scale():
+    # targets drawn in each zoomed crop, zoomed back and averaged, still decode onto the joints
+    samples = lsp_samples(FIX / "lsp", range(6), MPII16)
+    ds = TopDownDataset(samples, MPII16, HeatmapCodec((64, 64), unbiased=True), None)
+    single = predict_dataset(_TargetsAsHeatmaps(ds), ds, flip=False, batch_size=4)
+    wide = TopDownDataset([replace(s, scale=s.scale * 1.25) for s in samples], MPII16, ds.codec, None)
+    multi = predict_dataset(_TargetsPerScale([ds, wide], 4), ds, flip=False, batch_size=4, scales=(1.0, 1.25))
+    assert single.scales == (1.0,) and multi.scales == (1.0, 1.25)
+    hm_px = np.array([s.scale[0] * 200 / ds.codec.heatmap_size[0] for s in ds.samples])[:, None]
+    ok = multi.visible > 0
+    err = np.linalg.norm(multi.keypoints - multi.gt, axis=2) / hm_px
+    assert np.median(err[ok]) < 0.15 and not np.allclose(multi.keypoints, single.keypoints)
+    # an untrained network: scales=(1,) is the plain prediction, and the order of scales does not matter
+    torch.manual_seed(0)
+    model = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)).eval()
+    ds = _ds()
+    plain = predict_dataset(model, ds, batch_size=4)
+    np.testing.assert_array_equal(predict_dataset(model, ds, batch_size=4, scales=(1.0,)).keypoints, plain.keypoints)
+    a = predict_dataset(model, ds, batch_size=4, scales=(1.0, 1.2)).keypoints
+    b = predict_dataset(model, ds, batch_size=4, scales=(1.2, 1.0)).keypoints
+    np.testing.assert_allclose(a, b, atol=1e-3)
 
 
 def test_augmented_datasets_are_refused():

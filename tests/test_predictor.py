@@ -72,6 +72,25 @@ def test_flip_test_averages_with_the_mirror_image(ckpt):
     assert with_flip.shape == no_flip.shape and not np.allclose(with_flip, no_flip)
 
 
+def test_test_scales_run_once_each_and_average_zoomed_back_heatmaps(ckpt):
+    img = np.zeros((300, 400, 3), np.uint8)
+    img[118:126, 250:258] = 255
+    box = [[200, 50, 120, 150]]
+    plain = Predictor(ckpt, flip=False)
+    plain.backend = TorchBackend(PeakAt(16), plain.device)
+    multi = Predictor(ckpt, flip=False, scales=(1.0, 1.3))
+    multi.backend = TorchBackend(PeakAt(16), multi.device)
+    calls = []
+    inner = multi.run_model
+    multi.run_model = lambda x: calls.append(x.shape) or inner(x)
+    a, b = plain(img, box, return_heatmaps=True), multi(img, box, return_heatmaps=True)
+    assert len(calls) == 2 and multi.scales == (1.0, 1.3)
+    assert np.abs(b.people[0].keypoints[0] - [253.5, 121.5]).max() < 14  # both scales see the patch in one place
+    assert a.heatmaps.shape == b.heatmaps.shape and not np.allclose(a.heatmaps, b.heatmaps)
+    with pytest.raises(ValueError, match="test scales"):
+        Predictor("no-such-weights.pt", scales=(0,))  # refused before any loading
+
+
 def test_bgr_weights_see_reversed_channels(ckpt):
     p_rgb = Predictor(ckpt, color_order="rgb")
     p_bgr = Predictor(ckpt, color_order="bgr")

@@ -5,8 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
+from hpe_utils.codec import HeatmapCodec
 from hpe_utils.transforms import (
-    affine_points, box_to_center_scale, center_scale_to_box, crop, get_affine_transform, heatmap_to_image, normalize,
+    affine_points, box_to_center_scale, center_scale_to_box, check_scales, crop, get_affine_transform,
+    heatmap_to_image, normalize, zoom_heatmaps,
 )
 
 
@@ -67,6 +69,29 @@ def test_heatmap_to_image_inverts_the_crop_at_stride_4():
     in_crop = affine_points(pts, fwd)
     back = heatmap_to_image(in_crop / 4, c, s, (48, 64))
     assert back == pytest.approx(pts, abs=1e-3)
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.2, 1.5])
+def test_zoom_heatmaps_brings_a_wider_crops_heatmaps_into_the_unit_crops_frame(factor):
+    c, s = np.array([300.0, 200.0]), np.array([1.0, 4 / 3])
+    codec = HeatmapCodec((192, 256), unbiased=True)
+    pts = np.array([[310.0, 150.0], [250.0, 260.0], [330.0, 230.0]])
+    wide = affine_points(pts, get_affine_transform(c, s * factor, 0, (192, 256)))  # the joints in the zoomed crop
+    hm, _ = codec.encode(wide)
+    coords, _ = codec.decode(zoom_heatmaps(hm[None], factor))
+    back = heatmap_to_image(coords[0], c, s, codec.heatmap_size)
+    assert back == pytest.approx(pts, abs=0.15 * 200 / 48)  # within 0.15 heatmap pixels of the joints
+    np.testing.assert_array_equal(zoom_heatmaps(hm, 1.0), hm)
+
+
+def test_bad_zoom_factors_and_test_scales_are_refused():
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="positive"):
+            zoom_heatmaps(np.zeros((2, 8, 8)), bad)
+    assert check_scales([1, 1.2]) == (1.0, 1.2)
+    for bad in ([], [1.0, 0.0], [float("inf")]):
+        with pytest.raises(ValueError, match="test scales"):
+            check_scales(bad)
 
 
 def test_normalize_bgr_reverses_channels_before_rgb_statistics():
