@@ -40,8 +40,9 @@ def predict_dataset(model: torch.nn.Module, dataset: TopDownDataset, *, flip: bo
                     scales: Sequence[float] = (1.0,)) -> DatasetPredictions:
     """Predict every sample of an un-augmented dataset and map the joints back to image pixels.
 
-    ``flip_shift`` (heatmap pixels) defaults to the exact :func:`~hpe_utils.flip.mirror_shift`. ``scales``
-    > 1 crop wider around the same centre; their heatmaps are zoomed back and averaged before decoding.
+    ``flip_shift`` (heatmap pixels) defaults to the exact :func:`~hpe_utils.flip.mirror_shift`. Each of
+    ``scales`` crops that many times the box around the same centre; the heatmaps are zoomed back to scale 1
+    and averaged before decoding.
     """
     from tqdm.auto import tqdm
 
