@@ -151,6 +151,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets import DatasetError
     from .train import TrainConfig, train
+    from .weights import WeightsError
 
     base: dict[str, Any] = {}
     if args.config:
@@ -159,10 +160,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         v = getattr(args, f.name, None)
         if v is not None:
             base[f.name] = v
-    cfg = TrainConfig.from_dict(base)
     try:
+        cfg = TrainConfig.from_dict(base)
         row = train(cfg)
-    except DatasetError as e:  # raised before any training or writing starts
+    except (ValueError, DatasetError, WeightsError) as e:  # bad options, data or starting weights: before training
         _err(str(e))
         return 2
     print(json.dumps({k: v for k, v in row.items() if not k.startswith("pck_")}))

@@ -71,6 +71,11 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     init_weights: str | None = None  # start from a checkpoint (fine-tuning) instead of random init
+    backbone_weights: str | None = None  # ImageNet ResNet file for the backbone (the paper's start); head stays random
+
+    def __post_init__(self) -> None:
+        if self.init_weights and self.backbone_weights:
+            raise ValueError("init_weights and backbone_weights are both set: start from one or the other")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -199,7 +204,7 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     """Train (or resume) a run; returns the final metrics row. Safe to interrupt at any point."""
     from tqdm.auto import tqdm
 
-    from .weights import load_weights, save_checkpoint
+    from .weights import load_backbone, load_weights, save_checkpoint
 
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = pick_device(cfg.device)
@@ -216,6 +221,17 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     np.random.seed(cfg.seed + rank)
 
     train_ds, val_ds = build_datasets(cfg)  # bad data fails here, before the run folder is made
+    sk = train_ds.skeleton  # and bad starting weights too
+    mcfg = PoseResNetConfig(depth=cfg.depth, num_joints=sk.num_joints, deconv_filters=tuple(cfg.deconv_filters),
+                            deconv_kernels=(4,) * len(cfg.deconv_filters))
+    model = PoseResNet(mcfg)
+    if cfg.init_weights:
+        init = load_weights(cfg.init_weights, skeleton=sk.name)
+        model.load_state_dict(init.model.state_dict())
+    elif cfg.backbone_weights:
+        n = load_backbone(model, cfg.backbone_weights)
+        if _is_main():
+            log(f"backbone: {n} tensors from {cfg.backbone_weights}")
     out = Path(cfg.out_dir)
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
@@ -223,13 +239,6 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     if cfg.preload:
         train_ds.preload(progress=cfg.progress and _is_main())
         val_ds.preload(progress=False)
-    sk = train_ds.skeleton
-    mcfg = PoseResNetConfig(depth=cfg.depth, num_joints=sk.num_joints, deconv_filters=tuple(cfg.deconv_filters),
-                            deconv_kernels=(4,) * len(cfg.deconv_filters))
-    model = PoseResNet(mcfg)
-    if cfg.init_weights:
-        init = load_weights(cfg.init_weights, skeleton=sk.name)
-        model.load_state_dict(init.model.state_dict())
     model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -204,7 +204,11 @@ def strict_load(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], label: s
     Missing ``num_batches_tracked`` buffers (older checkpoints) are filled with 0; floating tensors are
     cast to the model's dtype (fp16 storage upcasts to fp32).
     """
-    own = model.state_dict()
+    model.load_state_dict(_fit(model.state_dict(), sd, label), strict=True)
+
+
+def _fit(own: Mapping[str, torch.Tensor], sd: Mapping[str, torch.Tensor], label: str) -> dict[str, torch.Tensor]:
+    """``sd`` checked key by key and shape by shape against ``own`` and cast to its dtypes (see strict_load)."""
     sd = dict(sd)
     for k, v in own.items():
         if k.endswith("num_batches_tracked") and k not in sd:
@@ -220,8 +224,7 @@ def strict_load(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], label: s
 
         raise WeightsError(f"{label}: checkpoint does not fit the model" + part("missing keys", missing)
                            + part("unexpected keys", unexpected) + part("wrong shapes", shapes))
-    cast = {k: (v.to(own[k].dtype) if v.is_floating_point() else v) for k, v in sd.items()}
-    model.load_state_dict(cast, strict=True)
+    return {k: (v.to(own[k].dtype) if v.is_floating_point() else v) for k, v in sd.items()}
 
 
 # ------------------------------------------------------------------ resolving a spec to a file
@@ -279,6 +282,27 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     except Exception as e:  # pickle errors, zip errors, weights_only refusals …
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WeightsError(f"{label}: not a loadable PyTorch checkpoint ({type(e).__name__}: {first[:200]})") from None
+
+
+BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+
+
+def load_backbone(model: torch.nn.Module, path: str | os.PathLike) -> int:
+    """Load an ImageNet ResNet classifier file (torchvision/MSRA/timm names) into ``model``'s backbone.
+
+    Simple Baselines starts its backbone from ImageNet weights rather than from random ones; the head keeps
+    its initialisation and ``fc.*`` is dropped. Every backbone tensor must be present with the right shape,
+    so a ResNet-34 file cannot half-load into a ResNet-18. Returns the number of tensors loaded.
+    """
+    label = str(path)
+    sd, _ = unwrap_state_dict(read_checkpoint(path), label)
+    sd = {k: v for k, v in normalize_keys(sd).items() if k.startswith(BACKBONE_PREFIXES)}
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(BACKBONE_PREFIXES)}
+    if not sd:
+        raise WeightsError(f"{label}: no ResNet backbone keys (conv1, bn1, layer1..layer4) in this file")
+    result = model.load_state_dict(_fit(own, sd, f"{label} (ImageNet backbone)"), strict=False)
+    assert not result.unexpected_keys
+    return len(sd)
 
 
 def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: str | torch.device = "cpu",

@@ -13,6 +13,7 @@ import torch
 
 from hpe_utils.losses import JointsMSELoss
 from hpe_utils.model import PoseResNet
+from hpe_utils.cli import main
 from hpe_utils.train import TrainConfig, _train_step, build_datasets, choose_precision, train
 
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -178,3 +179,24 @@ def test_metrics_record_the_rate_each_epoch_trained_at_and_stay_strict_json(tmp_
     hist = json.loads((Path(cfg.out_dir) / "metrics.json").read_text(), parse_constant=no_nan)
     assert [h["lr"] for h in hist] == pytest.approx([1e-3, 1e-4])
     assert all(h["val_pck@0.2"] is None for h in hist)  # no validation set: null, not NaN
+
+
+def test_training_can_start_from_an_imagenet_backbone_file(tmp_path, capsys):
+    import torchvision
+
+    torch.manual_seed(1)
+    classifier = torchvision.models.resnet18(weights=None).state_dict()
+    path = tmp_path / "resnet18_imagenet.pth"
+    torch.save(classifier, path)
+    logs = []
+    train(_cfg(tmp_path, backbone_weights=str(path), epochs=1, lr=0.0, max_steps_per_epoch=1), log=logs.append)
+    assert any(str(line).startswith("backbone: 120 tensors") for line in logs)
+    trained = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)["model"]
+    for k in ("conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.conv2.weight"):
+        assert torch.equal(trained[k], classifier[k]), k  # lr 0: what was loaded is what trained
+    with pytest.raises(ValueError, match="both set"):
+        _cfg(tmp_path, backbone_weights=str(path), init_weights=str(path))
+    torch.save({"x": torch.zeros(1)}, tmp_path / "junk.pth")
+    assert main(["train", "--data", str(FIX / "lsp"), "--train-range", "0", "6", "--val-range", "4", "6",
+                 "--out-dir", str(tmp_path / "r2"), "--backbone-weights", str(tmp_path / "junk.pth")]) == 2
+    assert "no ResNet backbone keys" in capsys.readouterr().err and not (tmp_path / "r2").exists()

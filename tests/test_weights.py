@@ -9,6 +9,7 @@ import torch
 from hpe_utils.model import PoseResNet
 from hpe_utils.skeletons import get_skeleton
 from hpe_utils.weights import (
+    load_backbone,
     REGISTRY, WeightsEntry, WeightsError, describe_weights_table, infer_config, load_weights, save_checkpoint,
 )
 from reference_impl import reference_model
@@ -258,3 +259,27 @@ def test_box_padding_is_stored_with_the_weights_and_checked_on_load(tmp_path):
     assert main(["weights", "set", str(plain_meta), "--box-padding", "1.1", "--out", str(tmp_path / "d.pt")]) == 2
     assert main(["weights", "set", str(plain_meta), "--out", str(tmp_path / "e.pt")]) == 2  # no padding given
     assert not (tmp_path / "e.pt").exists()
+
+
+def test_an_imagenet_resnet_file_fills_the_backbone_and_leaves_the_head_alone(tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    classifier = torchvision.models.resnet18(weights=None)  # the layout of torchvision's ImageNet files
+    path = tmp_path / "resnet18_imagenet.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in classifier.state_dict().items()}}, path)  # DDP-wrapped
+    model = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
+    head = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(("deconv", "final"))}
+    assert load_backbone(model, path) == sum(1 for k in classifier.state_dict() if not k.startswith("fc."))
+    own = model.state_dict()
+    for k, v in classifier.state_dict().items():
+        if not k.startswith("fc."):
+            assert torch.equal(own[k], v), k
+    for k, v in head.items():
+        assert torch.equal(own[k], v), k
+    with pytest.raises(WeightsError, match=r"does not fit the model[\s\S]*unexpected keys"):
+        torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pth")
+        load_backbone(PoseResNet(depth=18, num_joints=16), tmp_path / "r34.pth")
+    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "head_only.pth")
+    with pytest.raises(WeightsError, match="no ResNet backbone keys"):
+        load_backbone(model, tmp_path / "head_only.pth")
