@@ -139,6 +139,11 @@ print("loss went down:", history[-1]["train_loss"] < history[0]["train_loss"], "
 # runs at 192x192 (seeds 7 and 8) from those weights, averaged again. The model card
 # `weights/README.md` has the recipe, the time it took and the per-joint table; the main line of its training
 # log is below.
+#
+# The paper starts the backbone from ImageNet weights, not random ones; none can be downloaded on the machines
+# these weights were trained on, probably the main reason they stop near 0.65 while released models score far
+# higher. Where you can download them, `TrainConfig(backbone_weights="resnet18_imagenet.pth")` (or
+# `hpe train --backbone-weights …`) starts there; the README says how to write that file.
 
 # %%
 card_metrics = json.loads((DATA.parent / "weights" / "hpe_default_metrics.json").read_text())
