@@ -225,14 +225,15 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     mcfg = PoseResNetConfig(depth=cfg.depth, num_joints=sk.num_joints, deconv_filters=tuple(cfg.deconv_filters),
                             deconv_kernels=(4,) * len(cfg.deconv_filters))
     model = PoseResNet(mcfg)
-    if cfg.init_weights:
+    out = Path(cfg.out_dir)
+    resuming = cfg.resume and (out / "last.pt").exists()  # then the starting weights are not needed any more
+    if cfg.init_weights and not resuming:
         init = load_weights(cfg.init_weights, skeleton=sk.name)
         model.load_state_dict(init.model.state_dict())
-    elif cfg.backbone_weights:
+    elif cfg.backbone_weights and not resuming:
         n = load_backbone(model, cfg.backbone_weights)
         if _is_main():
             log(f"backbone: {n} tensors from {cfg.backbone_weights}")
-    out = Path(cfg.out_dir)
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -249,7 +250,7 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     start_epoch, history, best = 0, [], -1.0
     precision = None
     last = out / "last.pt"
-    if cfg.resume and last.exists():
+    if resuming:
         state = torch.load(last, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

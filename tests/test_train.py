@@ -194,6 +194,10 @@ def test_training_can_start_from_an_imagenet_backbone_file(tmp_path, capsys):
     trained = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)["model"]
     for k in ("conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.conv2.weight"):
         assert torch.equal(trained[k], classifier[k]), k  # lr 0: what was loaded is what trained
+    path.unlink()  # resuming needs last.pt, not the starting file
+    logs.clear()
+    train(_cfg(tmp_path, backbone_weights=str(path), epochs=2, lr=0.0, max_steps_per_epoch=1), log=logs.append)
+    assert any("resumed" in str(line) for line in logs) and not any("backbone:" in str(line) for line in logs)
     with pytest.raises(ValueError, match="both set"):
         _cfg(tmp_path, backbone_weights=str(path), init_weights=str(path))
     torch.save({"x": torch.zeros(1)}, tmp_path / "junk.pth")
