@@ -162,8 +162,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             base[f.name] = v
     try:
         cfg = TrainConfig.from_dict(base)
+    except ValueError as e:  # unknown or conflicting options
+        _err(str(e))
+        return 2
+    try:
         row = train(cfg)
-    except (ValueError, DatasetError, WeightsError) as e:  # bad options, data or starting weights: before training
+    except (DatasetError, WeightsError) as e:  # bad data or starting weights: raised before any training or writing
         _err(str(e))
         return 2
     print(json.dumps({k: v for k, v in row.items() if not k.startswith("pck_")}))
