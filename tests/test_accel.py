@@ -1,4 +1,6 @@
 """Fast inference engines and backend="auto": fastest engine that matches eager fp32, chosen once and cached."""
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -125,6 +127,20 @@ def test_compiled_engine_matches_eager_and_loads_from_the_cache(default, cache):
     again = accel.build_engine("compiled", _spec(default, cache))
     assert pkgs[1].stat().st_mtime_ns == stamp  # loaded, not compiled again
     np.testing.assert_allclose(again(x), ref, atol=1e-4)
+
+
+def test_loading_a_compiled_package_in_a_fresh_process_prints_nothing(default, cache):
+    """torch warns "No CUDA runtime is found" when a package is loaded on a CPU-only machine: nbval and every
+    warm `hpe predict` on a CPU where auto picks a compiled engine saw it on stderr."""
+    accel.build_engine("compiled", _spec(default, cache))  # compiles once (or loads from this test's cache)
+    package = sorted(cache.glob("*-compiled-b2.pt2"))[0]
+    code = ("import sys, numpy as np; from hpe_utils.accel import CompiledBackend; import torch;"
+            f"e = CompiledBackend(lambda b: sys.exit('asked to compile') if b != 2 else {str(package)!r}, torch.float32);"
+            "print(e(np.zeros((2, 3, 192, 192), np.float32)).shape)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 16, 48, 48)"
+    assert done.stderr == ""
 
 
 def test_a_checkpoint_runs_on_onnx_runtime_without_a_manual_export(default, cache):
