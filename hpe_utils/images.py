@@ -1,7 +1,11 @@
 """Reading (and writing) images the way users throw them at us: any common format, any mode, clear errors.
 
 Every entry point (Python API, ``hpe predict``, the REST API) reads through :func:`read_image`, which
-returns RGB uint8 (H, W, 3) or raises :class:`ImageError` with one line that names the source and says why.
+returns RGB uint8 (H, W, 3) or raises an :class:`ImageError` with one line that names the source and says why.
+The subclass says whose fix it is and which HTTP status the REST API answers: :class:`ImageTooLargeError`
+(over the pixel limit, a decompression bomb: 413), :class:`NotAnImageError` (no image format we know: 415) and
+:class:`UnreadableImageError` (everything else: missing, empty, truncated, corrupt, an unusable array: 400).
+Plain :class:`ImageError` is never raised here; it is the type to catch.
 """
 from __future__ import annotations
 
@@ -15,11 +19,9 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ImageError, ImageTooLargeError, NotAnImageError, UnreadableImageError  # noqa: F401 (re-exported)
+
 DEFAULT_MAX_PIXELS = 40_000_000  # 40 MP: a 12,000 x 3,300 panorama fits; a decompression bomb does not
-
-
-class ImageError(ValueError):
-    """An input that is not a readable image (or is too large); the message names the source."""
 
 
 def _label(source: Any, name: str | None) -> str:
@@ -38,47 +40,47 @@ def _open(source: Any, label: str) -> tuple[Image.Image, BinaryIO | None]:
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
         if not p.exists():
-            raise ImageError(f"{label}: file not found")
+            raise UnreadableImageError(f"{label}: file not found")
         if p.is_dir():
-            raise ImageError(f"{label}: is a folder, not an image")
+            raise UnreadableImageError(f"{label}: is a folder, not an image")
         try:
             if p.stat().st_size == 0:
-                raise ImageError(f"{label}: empty file")
+                raise UnreadableImageError(f"{label}: empty file")
             fh = open(p, "rb")
         except PermissionError:
-            raise ImageError(f"{label}: permission denied") from None
+            raise UnreadableImageError(f"{label}: permission denied") from None
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
-            raise ImageError(f"{label}: empty file")
+            raise UnreadableImageError(f"{label}: empty file")
         fh = io.BytesIO(bytes(source))
     elif hasattr(source, "read"):
         data = source.read()
         if not data:
-            raise ImageError(f"{label}: empty file")
+            raise UnreadableImageError(f"{label}: empty file")
         fh = io.BytesIO(data)
     else:
-        raise ImageError(f"{label}: cannot read an image from a {type(source).__name__}")
+        raise UnreadableImageError(f"{label}: cannot read an image from a {type(source).__name__}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(fh)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         fh.close()
-        raise ImageError(f"{label}: image is too large (decompression bomb protection)") from None
+        raise ImageTooLargeError(f"{label}: image is too large (decompression bomb protection)") from None
     except UnidentifiedImageError:
         fh.close()
-        raise ImageError(f"{label}: not an image (unrecognised format)") from None
+        raise NotAnImageError(f"{label}: not an image (unrecognised format)") from None
     except Exception as e:  # PIL raises many types on malformed headers
         fh.close()
-        raise ImageError(f"{label}: corrupt image header ({type(e).__name__}: {e})") from None
+        raise UnreadableImageError(f"{label}: corrupt image header ({type(e).__name__}: {e})") from None
     return img, fh
 
 
 def _check_size(w: int, h: int, label: str, max_pixels: int) -> None:
     if w <= 0 or h <= 0:
-        raise ImageError(f"{label}: image has zero size ({w}x{h})")
+        raise UnreadableImageError(f"{label}: image has zero size ({w}x{h})")
     if w * h > max_pixels:
-        raise ImageError(f"{label}: image is {w}x{h} = {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit")
+        raise ImageTooLargeError(f"{label}: image is {w}x{h} = {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit")
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -98,7 +100,7 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         info = np.iinfo(arr.dtype)
         top = 255 if arr.size == 0 or arr.max() <= 255 else (65535 if arr.max() <= 65535 else info.max)
         return (np.clip(arr.astype(np.float64), 0, top) / top * 255 + 0.5).astype(np.uint8)
-    raise ImageError(f"unsupported pixel type {arr.dtype}")
+    raise UnreadableImageError(f"unsupported pixel type {arr.dtype}")
 
 
 def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -119,7 +121,7 @@ def _array_to_rgb(arr: np.ndarray, label: str) -> np.ndarray:
         if a.shape[2] == 4:
             return _composite_on_white(a[..., :3], a[..., 3])
         return np.ascontiguousarray(a)
-    raise ImageError(f"{label}: array of shape {arr.shape} is not an image (expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4))")
+    raise UnreadableImageError(f"{label}: array of shape {arr.shape} is not an image (expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4))")
 
 
 def _pil_to_rgb(img: Image.Image, label: str) -> np.ndarray:
@@ -164,15 +166,15 @@ def read_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str |
             msg = str(e).lower()
             why = "truncated or corrupt image data" if ("truncat" in msg or "broken" in msg or "eof" in msg or "corrupt" in msg) \
                 else f"cannot decode image ({type(e).__name__}: {e})"
-            raise ImageError(f"{label}: {why}") from None
+            raise UnreadableImageError(f"{label}: {why}") from None
         except Image.DecompressionBombError:
-            raise ImageError(f"{label}: image is too large (decompression bomb protection)") from None
+            raise ImageTooLargeError(f"{label}: image is too large (decompression bomb protection)") from None
         rgb = _pil_to_rgb(img, label)
     finally:
         if fh is not None:
             fh.close()
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageError(f"{label}: decoded to an unusable shape {rgb.shape}")
+        raise UnreadableImageError(f"{label}: decoded to an unusable shape {rgb.shape}")
     return rgb
 
 

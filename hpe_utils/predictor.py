@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .codec import HeatmapCodec
+from .errors import BoxError
 from .flip import flip_back_numpy, mirror_shift
 from .images import read_image
 from .skeletons import Skeleton
@@ -57,9 +58,9 @@ def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, 
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"boxes must be a list of [x, y, w, h], got shape {arr.shape}")
+        raise BoxError(f"boxes must be a list of [x, y, w, h], got shape {arr.shape}")
     if not np.isfinite(arr).all() or (arr[:, 2:] <= 0).any():
-        raise ValueError("every box needs finite x, y and a positive width and height")
+        raise BoxError("every box needs finite x, y and a positive width and height")
     return arr.astype(np.float32)
 
 

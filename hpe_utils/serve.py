@@ -2,12 +2,15 @@
 
 Both take an image (multipart field ``image`` or a raw body), optional ``boxes`` (JSON list of
 [x, y, w, h]) and ``format=png`` for an overlay instead of JSON. Client mistakes get 400/413/415 with
-``{"error": "…"}``; nothing a client sends produces a 5xx.
+``{"error": "…"}``; nothing a client sends produces a 5xx. The status comes from the error's *type*
+(:mod:`hpe_utils.errors`), never from its message: an :class:`~hpe_utils.errors.InputError` is the client's,
+anything else is a bug of ours, logged with its traceback and answered with a generic 500.
 """
 # No `from __future__ import annotations` here: FastAPI reads the route functions' annotations at run time,
 # and Request is imported inside create_app.
 import base64
 import json
+import logging
 import os
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -18,9 +21,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .images import DEFAULT_MAX_PIXELS, ImageError, encode_png, read_image
+from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
+from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
+from .viz import SCORE_THRESHOLD, draw_people
+
+log = logging.getLogger("hpe_utils.serve")
 
 DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024  # 10 MB
+MULTIPART_SLACK = 64 * 1024  # multipart framing around the image: a body may exceed max_upload by this much
+FORMATS_HINT = "; send JPEG, PNG, WebP, BMP or TIFF"
+INTERNAL_ERROR = "internal error: the server could not process this request"
 
 
 class ClientError(Exception):
@@ -29,6 +39,21 @@ class ClientError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+def client_error(exc: InputError) -> ClientError:
+    """An input error as a response, its status from its type: 413 too large, 415 not an image, else 400."""
+    if isinstance(exc, ImageTooLargeError):
+        return ClientError(413, str(exc))
+    if isinstance(exc, NotAnImageError):
+        return ClientError(415, str(exc) + FORMATS_HINT)
+    return ClientError(400, str(exc))
+
+
+def internal_error(where: str) -> tuple[int, dict[str, str]]:
+    """Log the exception being handled, with its traceback, and give the client a 500 that reveals nothing of it."""
+    log.exception("internal error in %s", where)
+    return 500, {"error": INTERNAL_ERROR}
 
 
 @dataclass(frozen=True)
@@ -82,20 +107,13 @@ def decode_upload(data: bytes, limits: Limits) -> np.ndarray:
         raise ClientError(413, f"upload is {len(data) / 1e6:.1f} MB, over the {limits.max_upload / 1e6:g} MB limit")
     try:
         return read_image(data, max_pixels=limits.max_pixels, name="upload")
-    except ImageError as e:
-        msg = str(e)
-        if "MP limit" in msg or "too large" in msg:
-            raise ClientError(413, msg) from None
-        if "unrecognised format" in msg:
-            raise ClientError(415, msg + "; send JPEG, PNG, WebP, BMP or TIFF") from None
-        raise ClientError(400, msg) from None
+    except ImageError as e:  # any other exception from the reader is a bug of ours: a 500
+        raise client_error(e) from None
 
 
 def run_prediction(predictor: Any, data: bytes, boxes: Sequence[Sequence[float]] | None, fmt: str, threshold: float,
                    limits: Limits, name: str | None = None) -> tuple[str, bytes]:
     """The shared core: (media type, body) for a JSON record or a PNG overlay."""
-    from .viz import draw_people
-
     if fmt not in ("json", "png"):
         raise ClientError(400, "format must be json or png")
     if not (0.0 <= threshold <= 1.0):
@@ -103,8 +121,8 @@ def run_prediction(predictor: Any, data: bytes, boxes: Sequence[Sequence[float]]
     rgb = decode_upload(data, limits)
     try:
         result = predictor(rgb, boxes)
-    except ValueError as e:  # boxes the predictor refuses
-        raise ClientError(400, str(e)) from None
+    except InputError as e:  # boxes the predictor refuses; a plain ValueError is a bug of ours, not the client's
+        raise client_error(e) from None
     result.image = name
     if fmt == "png":
         drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, threshold)
@@ -122,6 +140,37 @@ def skeleton_info(predictor: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ FastAPI
 
+class InternalErrors:
+    """ASGI middleware: an exception no handler took is logged once and answered with a generic JSON 500.
+
+    Starlette's own last resort (a 500 handler) re-raises after answering, so the server would log it twice.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from fastapi.responses import JSONResponse
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            status, body = internal_error(f"{scope.get('method', '?')} {scope.get('path', '?')}")
+            if started:  # too late for a clean answer: let the server close the connection
+                raise
+            await JSONResponse(body, status_code=status)(scope, receive, send)
+
+
 def create_app(weights: str = "default", *, backend: str | None = None, device: str = "cpu", limits: Limits = Limits(),
                concurrency: int = 2, predictor: Any = None) -> Any:
     """The REST API. The model is loaded once here; inference runs in worker threads, ``concurrency`` at a time."""
@@ -137,6 +186,8 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     limiter = anyio.CapacityLimiter(concurrency)
     app = FastAPI(title="hpe-workbook pose API", version="0.1.0",
                   description="Simple Baselines 2D human pose estimation. POST an image to /predict.")
+
+    app.add_middleware(InternalErrors)
 
     @app.exception_handler(ClientError)
     async def _client_error(_: Request, exc: ClientError) -> JSONResponse:
@@ -170,16 +221,17 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
 
     @app.post("/predict", responses={200: {"content": {"application/json": {}, "image/png": {}}},
                                      400: {"description": "bad input"}, 413: {"description": "too large"},
-                                     415: {"description": "not an image"}})
-    async def predict(request: Request, format: str = "json", boxes: str | None = None, threshold: float = 0.3) -> Response:
+                                     415: {"description": "not an image"}, 500: {"description": "a bug of ours, logged"}})
+    async def predict(request: Request, format: str = "json", boxes: str | None = None,
+                      threshold: float = SCORE_THRESHOLD) -> Response:
         """Multipart field ``image`` or a raw image body -> the ``hpe predict --json`` record (or a PNG overlay)."""
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_upload + 64 * 1024:
+        if declared and declared.isdigit() and int(declared) > limits.max_upload + MULTIPART_SLACK:
             raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > limits.max_upload + 64 * 1024:  # multipart framing gets a little slack
+            if len(body) > limits.max_upload + MULTIPART_SLACK:
                 raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
@@ -271,7 +323,11 @@ def _lambda_response(status: int, body: bytes | str, media: str = "application/j
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any = None, limits: Limits = Limits()) -> dict[str, Any]:
-    """API Gateway proxy events (REST v1 and HTTP v2) -> the same JSON/PNG and error codes as the REST API."""
+    """API Gateway proxy events (REST v1 and HTTP v2) -> the same JSON/PNG and error codes as the REST API.
+
+    A bug of ours is logged with its traceback and answered 500, not raised: API Gateway would answer a raised
+    one with a bare 5xx without CORS headers, which a browser reports as a network error.
+    """
     try:
         if not isinstance(event, dict):
             raise ClientError(400, "event must be an API Gateway proxy event")
@@ -288,7 +344,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any
                 raise ClientError(400, "body is not valid base64") from None
         else:
             data = raw.encode("latin-1", "replace") if isinstance(raw, str) else bytes(raw)
-        if len(data) > limits.max_upload + 64 * 1024:
+        if len(data) > limits.max_upload + MULTIPART_SLACK:
             raise ClientError(413, f"upload over the {limits.max_upload / 1e6:g} MB limit")
         ctype = headers.get("content-type", "")
         boxes = query.get("boxes")
@@ -296,7 +352,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any
             data, fields = image_from_multipart(data, ctype)
             boxes = boxes or fields.get("boxes")
         try:
-            threshold = float(query.get("threshold", 0.3))
+            threshold = float(query.get("threshold", SCORE_THRESHOLD))
         except ValueError:
             raise ClientError(400, "threshold must be a number") from None
         pred = predictor or _lambda_predictor()
@@ -304,3 +360,6 @@ def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any
         return _lambda_response(200, out, media)
     except ClientError as e:
         return _lambda_response(e.status, json.dumps({"error": e.message}))
+    except Exception:
+        status, body = internal_error("lambda_handler")
+        return _lambda_response(status, json.dumps(body))

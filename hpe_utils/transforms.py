@@ -12,6 +12,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .errors import BoxError
+
 PIXEL_STD = 200.0  # the original code measures scale in units of 200 pixels (an MPII convention)
 BOX_PADDING = 1.25  # context added around a detection box before cropping (a checkpoint may store its own)
 PADDING_RANGE = (1.0, 4.0)  # below 1 the crop cuts into the box; above 4 the person is a speck
@@ -32,7 +34,7 @@ def box_to_center_scale(box: np.ndarray | list[float], aspect_ratio: float, padd
     """Box (x, y, w, h) -> centre (2,) and scale (2,) widened to ``aspect_ratio`` = width / height."""
     x, y, w, h = (float(v) for v in box)
     if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
-        raise ValueError(f"a box must be finite (x, y, w, h) with w, h > 0, got {list(box)}")
+        raise BoxError(f"a box must be finite (x, y, w, h) with w, h > 0, got {list(box)}")
     center = np.array([x + w * 0.5, y + h * 0.5], dtype=np.float32)
     if w > aspect_ratio * h:
         h = w / aspect_ratio

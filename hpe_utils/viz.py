@@ -12,6 +12,8 @@ import numpy as np
 
 from .skeletons import PART_COLOURS, Skeleton, get_skeleton
 
+SCORE_THRESHOLD = 0.3  # joints scoring below this are hidden when drawing: their positions are unreliable
+
 
 def _visible(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
     ok = np.isfinite(keypoints).all(axis=1)
@@ -21,7 +23,7 @@ def _visible(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float)
 
 
 def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, skeleton: Skeleton | str,
-                  threshold: float = 0.3, *, thickness: int | None = None, radius: int | None = None,
+                  threshold: float = SCORE_THRESHOLD, *, thickness: int | None = None, radius: int | None = None,
                   copy: bool = True) -> np.ndarray:
     """Limbs coloured by body part, joints as dots; joints under ``threshold`` and their limbs are hidden."""
     sk = get_skeleton(skeleton)
@@ -45,7 +47,7 @@ def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
 
 
 def draw_people(image_rgb: np.ndarray, people: Sequence[tuple[np.ndarray, np.ndarray | None]], skeleton: Skeleton | str,
-                threshold: float = 0.3) -> np.ndarray:
+                threshold: float = SCORE_THRESHOLD) -> np.ndarray:
     """Every person's skeleton on one copy of the image."""
     img = image_rgb.copy()
     for kp, sc in people:
@@ -69,7 +71,7 @@ def _legend(ax: Any) -> None:
 
 
 def plot_keypoints(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, skeleton: Skeleton | str,
-                   threshold: float = 0.3, *, title: str = "Predicted skeleton", ax: Any = None) -> Any:
+                   threshold: float = SCORE_THRESHOLD, *, title: str = "Predicted skeleton", ax: Any = None) -> Any:
     """The skeleton drawn on the image, with pixel axes and a body-part legend."""
     if ax is None:
         fig, axes = _figure(figsize=(7, 7 * image_rgb.shape[0] / max(image_rgb.shape[1], 1) + 0.6))

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from bad_images import bad_image_corpus
+from hpe_utils import errors
 from hpe_utils.images import ImageError, encode_png, image_size, read_image, write_image
 
 
@@ -156,3 +157,49 @@ def test_write_and_encode_png_round_trip(tmp_path, rgb_image):
     write_image(tmp_path / "o.png", rgb_image)
     assert np.array_equal(read_image(tmp_path / "o.png"), rgb_image)
     assert np.array_equal(read_image(encode_png(rgb_image)), rgb_image)
+
+
+# ------------------------------------------------------------------ the error's type says whose fix it is and the HTTP status
+
+SUBCLASSES = (errors.ImageTooLargeError, errors.NotAnImageError, errors.UnreadableImageError)
+
+
+def test_image_error_is_the_shared_type_and_still_a_value_error():
+    assert ImageError is errors.ImageError and issubclass(ImageError, errors.InputError)
+    assert issubclass(ImageError, ValueError)  # callers that catch ValueError keep working
+    assert all(issubclass(k, ImageError) for k in SUBCLASSES)
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("bomb_30000x30000.png", errors.ImageTooLargeError), ("huge.bmp", errors.ImageTooLargeError),
+    ("random.jpg", errors.NotAnImageError), ("text.txt", errors.NotAnImageError),
+    ("truncated_idat.png", errors.UnreadableImageError), ("truncated_half.jpg", errors.UnreadableImageError),
+    ("empty.jpg", errors.UnreadableImageError),
+])
+def test_bad_inputs_raise_the_subclass_for_their_kind_of_failure(tmp_path, name, kind):
+    data = dict(BAD)[name]
+    with pytest.raises(kind):
+        read_image(data, name=name)
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(kind):
+        read_image(tmp_path / name)
+
+
+def test_over_the_pixel_limit_raises_image_too_large_for_files_arrays_and_pil_images(tmp_path):
+    p = _save(Image.new("RGB", (300, 200)), tmp_path / "big.png", "PNG")
+    for source in (p, p.read_bytes(), np.zeros((200, 300, 3), np.uint8), Image.new("RGB", (300, 200))):
+        with pytest.raises(errors.ImageTooLargeError, match="over the 0.05 MP limit"):
+            read_image(source, max_pixels=50_000)
+
+
+def test_missing_files_folders_and_unusable_arrays_are_unreadable_not_a_format_problem(tmp_path):
+    for source in (tmp_path / "nope.jpg", tmp_path, b"", np.zeros((2, 2, 5), np.uint8), np.zeros(7, np.uint8), 12345):
+        with pytest.raises(errors.UnreadableImageError):
+            read_image(source)
+
+
+@pytest.mark.parametrize("name,data", BAD, ids=[n for n, _ in BAD])
+def test_every_bad_input_raises_one_of_the_three_specific_subclasses(name, data):
+    with pytest.raises(ImageError) as info:
+        read_image(data, name=name, max_pixels=4_000_000)
+    assert type(info.value) in SUBCLASSES, type(info.value)

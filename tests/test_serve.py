@@ -3,6 +3,7 @@ import base64
 import copy
 import io
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from PIL import Image
 
 from bad_images import bad_image_corpus
+from hpe_utils import errors
 from hpe_utils.model import PoseResNet
 from hpe_utils.predictor import Predictor
 from hpe_utils.serve import Limits, create_app, lambda_handler
@@ -166,6 +168,95 @@ def test_lambda_errors_use_the_same_codes(predictor):
     opt = _event("apigw_rest_v1", b"")
     opt["httpMethod"] = "OPTIONS"
     assert lambda_handler(opt, None, predictor=predictor)["statusCode"] == 204
+
+
+# ------------------------------------------------------------------ status by the error's type, a bug of ours is a 500
+
+SECRET = "/srv/hpe/secret_internal_path.py line 42"  # must reach the log, never the client
+
+
+class RaisingPredictor:
+    """A stand-in predictor that raises what the test says: the server answers by the exception's type."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def __call__(self, rgb, boxes=None):
+        raise self.exc
+
+
+def _api_post(predictor, content=MESSI):
+    with TestClient(create_app(predictor=predictor)) as c:  # raise_server_exceptions: nothing may escape the app
+        return c.post("/predict", content=content)
+
+
+def _lambda_post(predictor, content=MESSI):
+    out = lambda_handler(_event("apigw_http_v2", content), None, predictor=predictor)
+    assert out["headers"]["Access-Control-Allow-Origin"] == "*"  # a browser can read the error
+    return out["statusCode"], json.loads(out["body"])
+
+
+def _logged_tracebacks(caplog):
+    return [r for r in caplog.records if r.name == "hpe_utils.serve" and r.levelno == logging.ERROR and r.exc_info]
+
+
+def test_a_plain_value_error_in_the_predictor_is_a_logged_500_that_reveals_nothing(caplog):
+    with caplog.at_level(logging.ERROR, logger="hpe_utils.serve"):
+        r = _api_post(RaisingPredictor(ValueError(SECRET)))
+    assert r.status_code == 500, r.text
+    assert r.json()["error"].startswith("internal error") and SECRET not in r.text and "Traceback" not in r.text
+    logged = _logged_tracebacks(caplog)
+    assert len(logged) == 1 and logged[0].exc_info[0] is ValueError and SECRET in caplog.text
+
+
+def test_a_plain_value_error_in_the_lambda_predictor_is_a_logged_500_that_reveals_nothing(caplog):
+    with caplog.at_level(logging.ERROR, logger="hpe_utils.serve"):
+        status, body = _lambda_post(RaisingPredictor(ValueError(SECRET)))
+    assert status == 500 and body["error"].startswith("internal error") and SECRET not in json.dumps(body)
+    logged = _logged_tracebacks(caplog)
+    assert len(logged) == 1 and logged[0].exc_info[0] is ValueError and SECRET in caplog.text
+
+
+def test_a_bug_outside_predict_is_also_a_generic_500(caplog):
+    with caplog.at_level(logging.ERROR, logger="hpe_utils.serve"), \
+            TestClient(create_app(predictor=RaisingPredictor(ValueError(SECRET)))) as c:
+        r = c.get("/health")  # the stand-in has no .skeleton: an AttributeError in the route
+    assert r.status_code == 500 and r.json()["error"].startswith("internal error") and "skeleton" not in r.text
+    assert [rec.exc_info[0] for rec in _logged_tracebacks(caplog)] == [AttributeError]
+
+
+def test_the_real_predictor_and_crop_refuse_bad_boxes_with_box_error(predictor):
+    from hpe_utils.transforms import box_to_center_scale
+
+    for bad in ([[0, 0, -1, 5]], [[0, 0, 1]], [[0, float("nan"), 10, 10]]):
+        with pytest.raises(errors.BoxError):
+            predictor(MESSI, bad)
+    with pytest.raises(errors.BoxError):
+        box_to_center_scale([0, 0, 0, 10], 0.75)
+
+
+def test_boxes_the_predictor_refuses_are_a_400_with_its_message(caplog):
+    refusal = errors.BoxError("every box needs finite x, y and a positive width and height")
+    r = _api_post(RaisingPredictor(refusal))
+    assert r.status_code == 400 and r.json()["error"] == str(refusal)
+    assert _lambda_post(RaisingPredictor(refusal)) == (400, {"error": str(refusal)})
+    assert not _logged_tracebacks(caplog)  # a client's mistake is not logged as a server error
+
+
+@pytest.mark.parametrize("kind,status", [
+    (errors.ImageTooLargeError, 413), (errors.NotAnImageError, 415), (errors.UnreadableImageError, 400),
+    (errors.ImageError, 400),
+])
+def test_each_image_error_type_gives_its_status_whatever_its_message(monkeypatch, kind, status):
+    def refuse(*args, **kwargs):
+        raise kind("upload: a message with none of the old keywords")
+
+    monkeypatch.setattr("hpe_utils.serve.read_image", refuse)
+    not_called = RaisingPredictor(AssertionError("the predictor must not run on a refused image"))
+    r = _api_post(not_called)
+    assert r.status_code == status and r.json()["error"].startswith("upload: a message")
+    assert r.json()["error"].endswith("; send JPEG, PNG, WebP, BMP or TIFF") == (status == 415)
+    assert _lambda_post(not_called) == (status, r.json())
 
 
 # ------------------------------------------------------------------ a real server under load
