@@ -55,9 +55,19 @@ class HeatmapCodec:
     def encode(self, keypoints: np.ndarray, visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (K, 2) in input pixels -> (heatmaps (K, h, w) float32, target weights (K,) float32).
 
-        As in the original: the Gaussian is centred on the integer-rounded heatmap position (on the exact one
-        when ``unbiased``), drawn in a window of 3 sigma around the rounded position, and a joint that is
-        unlabelled or whose window lies wholly off the map gets weight 0 (and an all-zero heatmap).
+        As in the original, each joint's rounded heatmap position is ``mu = int(x / stride + 0.5)`` and its
+        Gaussian (peak 1) is drawn only in the window of pixels at most ``r = floor(3 sigma)`` from ``mu``
+        along each axis ((2r + 1)^2 pixels; r = 3 sigma exactly for the default sigmas 2 and 3), centred on
+        ``mu`` (on the exact position when ``unbiased``). At the border the window is clipped to the map:
+        the part of the Gaussian beyond the edge is dropped, neither moved inwards nor renormalised, so the
+        peak stays on the (rounded) joint position. Like the original, ``int`` rounds towards zero, so a
+        joint up to 1.5 heatmap pixels left of or above the map still gets its peak of 1 on the first
+        column or row; kept so that existing targets (and the checkpoints trained on them) do not change.
+        A joint that is unlabelled, not finite, or whose window has no pixel on the map gets weight 0 and an
+        all-zero heatmap. Here we deliberately differ from MSRA and mmpose: their test ``x1 < 0`` (x1 one
+        past the window's last column) keeps weight 1 for a window that ends on column -1 (row -1), an
+        all-zero target that would teach the network "no joint here" for a labelled joint, and is
+        asymmetric with the right and bottom edges, where such a window already gets weight 0.
         """
         assert self.heatmap_size is not None and self.sigma is not None
         keypoints = np.asarray(keypoints, dtype=np.float64)
@@ -68,34 +78,39 @@ class HeatmapCodec:
         w, h = self.heatmap_size
         heatmaps = np.zeros((k, h, w), dtype=np.float32)
         weights = (visible > 0).astype(np.float32)
-        radius = self.sigma * 3
-        size = int(2 * radius + 1)
-        g1 = np.arange(size, dtype=np.float64)
-        c = size // 2
-        gaussian = np.exp(-((g1[None, :] - c) ** 2 + (g1[:, None] - c) ** 2) / (2 * self.sigma**2)).astype(np.float32)
+        # An integer radius: the Gaussian is evaluated on the window's own integer offsets, so the patch and
+        # the window have the same size for any sigma.
+        r = int(np.floor(3 * self.sigma))
+        d = np.arange(-r, r + 1, dtype=np.float64)
+        gaussian = np.exp(-(d[None, :] ** 2 + d[:, None] ** 2) / (2 * self.sigma**2)).astype(np.float32)
         sx, sy = self.stride
         for j in range(k):
             if weights[j] == 0:
                 continue
-            mu_x = int(keypoints[j, 0] / sx + 0.5)
-            mu_y = int(keypoints[j, 1] / sy + 0.5)
-            x0, y0 = int(mu_x - radius), int(mu_y - radius)
-            x1, y1 = int(mu_x + radius + 1), int(mu_y + radius + 1)
-            if x0 >= w or y0 >= h or x1 < 0 or y1 < 0 or not np.isfinite(keypoints[j]).all():
+            if not np.isfinite(keypoints[j]).all():
                 weights[j] = 0
                 continue
-            gx0, gx1 = max(0, -x0), min(x1, w) - x0
-            gy0, gy1 = max(0, -y0), min(y1, h) - y0
-            hx0, hx1 = max(0, x0), min(x1, w)
-            hy0, hy1 = max(0, y0), min(y1, h)
+            mu_x = int(keypoints[j, 0] / sx + 0.5)
+            mu_y = int(keypoints[j, 1] / sy + 0.5)
+            x0, y0 = mu_x - r, mu_y - r  # integers: the window starts exactly r pixels before mu
+            x1, y1 = mu_x + r + 1, mu_y + r + 1  # one past the window's end
+            if x0 >= w or y0 >= h or x1 <= 0 or y1 <= 0:
+                weights[j] = 0
+                continue
+            hx0, hx1, hy0, hy1 = max(0, x0), min(x1, w), max(0, y0), min(y1, h)
+            gx0, gx1, gy0, gy1 = hx0 - x0, hx1 - x0, hy0 - y0, hy1 - y0
             if self.unbiased:
                 # The same window, the Gaussian evaluated around the exact position instead of the pixel.
                 dx, dy = keypoints[j, 0] / sx - mu_x, keypoints[j, 1] / sy - mu_y
-                ex = np.exp(-((g1 - c - dx) ** 2) / (2 * self.sigma**2))
-                ey = np.exp(-((g1 - c - dy) ** 2) / (2 * self.sigma**2))
-                heatmaps[j, hy0:hy1, hx0:hx1] = np.outer(ey[gy0:gy1], ex[gx0:gx1])
+                ex = np.exp(-((d - dx) ** 2) / (2 * self.sigma**2))
+                ey = np.exp(-((d - dy) ** 2) / (2 * self.sigma**2))
+                patch = np.outer(ey[gy0:gy1], ex[gx0:gx1]).astype(np.float32)
+            else:
+                patch = gaussian[gy0:gy1, gx0:gx1]
+            if not patch.any():  # a tiny unbiased sigma far from mu can underflow to nothing
+                weights[j] = 0
                 continue
-            heatmaps[j, hy0:hy1, hx0:hx1] = gaussian[gy0:gy1, gx0:gx1]
+            heatmaps[j, hy0:hy1, hx0:hx1] = patch
         return heatmaps, weights
 
     def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

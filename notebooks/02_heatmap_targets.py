@@ -74,6 +74,21 @@ print("peak at (x, y) =", (int(peak[1]), int(peak[0])), "| 101/4 = 25.25 and 130
 print("non-zero window:", int((target[0] > 0).sum()), "pixels = (2*3*sigma + 1)^2 =", (2 * 3 * 2 + 1) ** 2)
 
 # %% [markdown]
+# At the border the window is simply clipped to the map: the Gaussian is neither moved inwards nor
+# renormalised, so the peak of 1 stays on the joint's (rounded) position. A joint exactly on the left edge
+# keeps 60% of the Gaussian's mass (columns 0 to 6 of -6 to 6). A joint whose window lies wholly off the
+# map, even one that ends on column -1, gets weight 0 and an empty heatmap (the original and mmpose keep
+# weight 1 there, with an all-zero target).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+edge, _ = codec.encode(np.array([[0.0, 130.0]]))  # x = 0: on the left edge
+print(f"joint on the left edge: peak {edge[0].max():g} at x = {int(edge[0].argmax() % 48)},",
+      f"{edge[0].sum() / target[0].sum():.3f} of the full window's mass on the map")
+_, w_edge = codec.encode(np.array([[-26.4, 130.0], [-30.4, 130.0]]))  # windows end on columns 0 and -1
+print("windows ending on column 0 and on column -1 -> weights", w_edge.tolist())
+
+# %% [markdown]
 # ## Sigma
 # Larger sigma means softer targets. Simple Baselines uses 2 at 256x192 and 3 at 384x288.
 

@@ -129,3 +129,109 @@ def test_bad_shapes_raise():
         codec.encode(np.zeros((3, 3)))
     with pytest.raises(ValueError):
         codec.decode(np.zeros((16, 16)))
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+@pytest.mark.parametrize("sigma", [1.75, 2.75])
+def test_encode_draws_a_whole_window_for_sigmas_whose_3_sigma_is_not_whole(sigma, unbiased):
+    # used to raise "could not broadcast (11,11) into (12,12)": the patch and the window had different sizes
+    hm, w = HeatmapCodec((192, 256), sigma=sigma, unbiased=unbiased).encode(np.array([[100.0, 120.0]]))
+    r = int(3 * sigma)  # the pixels within 3 sigma of the rounded position (25, 30)
+    assert w.tolist() == [1.0]
+    assert np.unravel_index(hm[0].argmax(), hm[0].shape) == (30, 25)
+    ys, xs = np.nonzero(hm[0])
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (25 - r, 25 + r, 30 - r, 30 + r)
+    assert xs.size == (2 * r + 1) ** 2
+
+
+@pytest.mark.parametrize("sigma", [1.5, 2.5])
+def test_unbiased_peak_stays_on_the_joint_near_the_left_and_top_edges(sigma):
+    # int(mu - 3 sigma) truncated towards zero there: the window started a pixel late, the peak landed in column 2
+    codec = HeatmapCodec((192, 256), sigma=sigma, unbiased=True)
+    hm, w = codec.encode(np.array([[4.0, 80.0], [80.0, 4.0]]))  # heatmap (1, 20) and (20, 1)
+    assert w.tolist() == [1.0, 1.0]
+    assert np.unravel_index(hm[0].argmax(), hm[0].shape) == (20, 1)
+    assert np.unravel_index(hm[1].argmax(), hm[1].shape) == (1, 20)
+    coords, _ = codec.decode(hm)
+    np.testing.assert_allclose(coords, [[1.0, 20.0], [20.0, 1.0]], atol=0.05)
+
+
+def test_a_window_ending_just_before_the_map_gets_weight_zero():
+    codec = HeatmapCodec((192, 256))  # sigma 2: window of 6 pixels each side
+    # -30.4 / 4 = -7.6 -> int(-7.1) = -7, window -13..-1: no pixel on the map (was weight 1, empty heatmap)
+    # -26.4 / 4 = -6.6 -> -6, window -12..0: column 0 still holds the Gaussian's tail
+    kp = np.array([[-30.4, 100.0], [100.0, -30.4], [-26.4, 100.0], [100.0, -26.4]])
+    hm, w = codec.encode(kp)
+    assert w.tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert hm[0].max() == hm[1].max() == 0
+    assert hm[2, 25, 0] == hm[3, 0, 25] == pytest.approx(np.exp(-36 / 8), rel=1e-6)
+
+
+def test_every_sigma_encodes_and_decodes_anywhere_on_the_map():
+    """Sigmas 1 to 3.5 in quarter steps, joints anywhere on the map (border band included), both encodings."""
+    w, h = 48, 64
+    rng = np.random.default_rng(0)
+    corners = np.array([[0, 0], [w - 1, h - 1], [-0.49, h - 0.51], [w - 0.51, -0.49], [0.4, 30.0], [30.0, 62.6]])
+    for sigma in np.arange(1.0, 3.51, 0.25):
+        pos = np.concatenate([corners, np.stack([rng.uniform(-0.49, w - 0.51, 400), rng.uniform(-0.49, h - 0.51, 400)], 1)])
+        margin = 3 * sigma + 1
+        interior = ((pos >= margin) & (pos <= np.array([w - 1, h - 1]) - margin)).all(axis=1)
+        assert 50 < interior.sum() < len(pos) - 50  # both bands well sampled
+        for unbiased in (False, True):
+            codec = HeatmapCodec((192, 256), sigma=float(sigma), unbiased=unbiased)
+            hm, weights = codec.encode(pos * 4)
+            assert (weights == 1).all()
+            coords, _ = codec.decode(hm)
+            err = np.abs(coords - pos).max(axis=1)
+            flat = hm.reshape(len(pos), -1).argmax(axis=1)
+            peak = np.stack([flat % w, flat // w], axis=1)
+            assert np.array_equal(peak[~interior], np.floor(pos[~interior] + 0.5)), (sigma, unbiased)
+            assert err[interior].max() <= (0.05 if unbiased else 0.5 + 1e-4), (sigma, unbiased)
+
+
+def old_encode(codec: HeatmapCodec, kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The encoder before the border fixes (correct for integer 3 sigma): the reference existing targets came from."""
+    w, h = codec.heatmap_size
+    s, radius = codec.sigma, 3 * codec.sigma
+    size = int(2 * radius + 1)
+    g1, c = np.arange(size, dtype=np.float64), size // 2
+    gaussian = np.exp(-((g1[None, :] - c) ** 2 + (g1[:, None] - c) ** 2) / (2 * s**2)).astype(np.float32)
+    hm, wt = np.zeros((len(kp), h, w), np.float32), np.ones(len(kp), np.float32)
+    for j, (x, y) in enumerate(kp / 4):
+        mu_x, mu_y = int(x + 0.5), int(y + 0.5)
+        x0, y0, x1, y1 = int(mu_x - radius), int(mu_y - radius), int(mu_x + radius + 1), int(mu_y + radius + 1)
+        if x0 >= w or y0 >= h or x1 < 0 or y1 < 0:
+            wt[j] = 0
+            continue
+        gx, gy = slice(max(0, -x0), min(x1, w) - x0), slice(max(0, -y0), min(y1, h) - y0)
+        if codec.unbiased:
+            ex = np.exp(-((g1 - c - (x - mu_x)) ** 2) / (2 * s**2))
+            ey = np.exp(-((g1 - c - (y - mu_y)) ** 2) / (2 * s**2))
+            patch = np.outer(ey[gy], ex[gx])
+        else:
+            patch = gaussian[gy, gx]
+        hm[j, max(0, y0):min(y1, h), max(0, x0):min(x1, w)] = patch
+    return hm, wt
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+@pytest.mark.parametrize("input_size", [(192, 256), (288, 384)])  # the default sigmas, 2 and 3
+def test_default_sigma_targets_are_bit_for_bit_those_of_the_old_encoder(input_size, unbiased):
+    codec = HeatmapCodec(input_size, unbiased=unbiased)
+    rng = np.random.default_rng(1)
+    iw, ih = input_size
+    lo = -4 * (3 * codec.sigma + 3)  # from a few pixels beyond the window's reach left of / above the map ...
+    edge = np.stack(np.meshgrid(np.arange(lo, 24, 0.8), [-2.0, 0.0, 100.0]), -1).reshape(-1, 2)  # dense at the edge
+    kp = np.concatenate([
+        np.stack([rng.uniform(lo, iw - lo, 1500), rng.uniform(lo, ih - lo, 1500)], 1),  # ... to as far right / below
+        np.stack([rng.integers(-40, iw + 40, 500), rng.integers(-40, ih + 40, 500)], 1) + 0.0,  # also ties at .5
+        edge, edge[:, ::-1],
+    ])
+    hm, w = codec.encode(kp)
+    ref_hm, ref_w = old_encode(codec, kp)
+    newly_zero = (ref_w == 1) & (ref_hm.reshape(len(kp), -1).max(axis=1) == 0)  # windows ending on column/row -1
+    assert newly_zero.sum() > 10 and (w[newly_zero] == 0).all() and (hm[newly_zero] == 0).all()
+    keep = ~newly_zero
+    assert np.array_equal(w[keep], ref_w[keep])
+    assert np.array_equal(hm[keep], ref_hm[keep])
+    assert (w[keep] == 1).sum() > 1500 and (w[keep] == 0).sum() > 100
