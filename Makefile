@@ -20,12 +20,14 @@ demo: setup
 	$(PYTHON) -m hpe_utils.cli predict data/messi_kick.webp --out out --json out/messi_kick.json --overwrite
 	@echo "open out/messi_kick_pose.png"
 
-# unit tests and every notebook through nbval (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
+# the layering contract (pyproject.toml [tool.importlinter]), unit tests and every notebook through nbval (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
 # HPE_OFFLINE makes the notebooks' optional download cells skip
 test: setup setup-browser
+	lint-imports --no-logo --no-cache
 	HPE_OFFLINE=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
 
 test-fast: setup
+	lint-imports --no-logo --no-cache
 	$(PYTHON) -m pytest -q -m "not slow" tests
 
 # re-create every notebook from its paired py:percent script and run it, storing the outputs

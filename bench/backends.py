@@ -3,7 +3,7 @@
     python bench/backends.py                                   # R18 and R50, 256x192 and 256x256, batch 1 and 8
     python bench/backends.py --depths 50 --sizes 256x192 --batches 1 --out bench/results.md
 
-The engines are the ones ``Predictor(backend=...)`` runs (hpe_utils.accel), built cold into a temporary
+The engines are the registry's (``hpe_utils.engines.ENGINES``, what ``Predictor(backend=...)`` runs), built cold into a temporary
 cache. For each model, input size and batch: median ms over interleaved rounds (every engine timed in
 each round, so load elsewhere hits all alike), the ratio to eager fp32 from the same rounds, achieved
 GFLOP/s (2 x multiply-accumulates / time) and its share of the fp32 and bf16 matmul peaks measured in
@@ -25,26 +25,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from hpe_utils import accel
-from hpe_utils.export import compare_heatmaps
+from hpe_utils import auto
+from hpe_utils.engines import build_engine, engine_spec, engines_for, machine_signature
 from hpe_utils.model import PoseResNet, count_macs
+from hpe_utils.parity import compare_heatmaps, real_crops
+from hpe_utils.timing import median_ms, side_by_side_ms
+from hpe_utils.weights import load_weights
 
-ENGINES = ["torch", "torch-bf16", "torchscript", "onnx", "onnx-int8", "compiled", "compiled-bf16"]
-LABELS = {"torch": "eager fp32", "torch-bf16": "eager bf16 autocast (channels_last)", "torchscript": "TorchScript fp32",
-          "onnx": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime int8 (static QDQ)",
-          "compiled": "AOTInductor fp32 (BN folded)", "compiled-bf16": "AOTInductor bf16 (BN folded)"}
+CPU_ENGINES = engines_for("cpu")  # the registry's, in its order
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 4096) -> float:
     """GFLOP/s of an n x n matmul in ``dtype`` on this machine, now."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    return 2 * n**3 / accel.median_ms(lambda: a @ b, 5, 1) * 1000 / 1e9
+    return 2 * n**3 / median_ms(lambda: a @ b, 5, 1) * 1000 / 1e9
 
 
 def model_for(depth: int) -> tuple[str, torch.nn.Module, bool]:
     if depth == 18:
-        from hpe_utils.weights import load_weights
-
         return "R18 (default weights)", load_weights("default").model, True
     torch.manual_seed(0)
     return f"R{depth} (random weights)", PoseResNet(depth=depth, num_joints=16), False
@@ -56,14 +54,14 @@ def main() -> int:
     ap.add_argument("--sizes", nargs="+", default=["256x192", "256x256"], help="HxW")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
+    ap.add_argument("--engines", nargs="+", default=CPU_ENGINES, choices=CPU_ENGINES)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", help="also write the Markdown report here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
-    cpu = accel.machine_signature(torch.device("cpu"))
+    cpu = machine_signature(torch.device("cpu"))
     head = [f"CPU: {cpu['cpu']} ({cpu['isa']}), {torch.get_num_threads()} threads, torch {torch.__version__}, "
             f"onnxruntime {cpu['onnxruntime']}.",
             f"Matmul peaks measured in this run (4096x4096): fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s "
@@ -78,40 +76,40 @@ def main() -> int:
         for s in args.sizes:
             h, w = (int(v) for v in s.lower().split("x"))
             macs = count_macs(model, (w, h))
-            real = accel.real_crops((w, h), "rgb")
+            real = real_crops((w, h), "rgb")
             with tempfile.TemporaryDirectory() as tmp:
-                spec = accel.engine_spec(model, torch.device("cpu"), (w, h), lambda: real, Path(tmp))
+                spec = engine_spec(model, torch.device("cpu"), (w, h), lambda: real, Path(tmp))
                 engines: dict[str, Any] = {}
                 build_s: dict[str, float] = {}
                 load_s: dict[str, str] = {}
                 for name in args.engines:
                     t0 = time.perf_counter()
                     try:
-                        engines[name] = accel.build_engine(name, spec)
+                        engines[name] = build_engine(name, spec)
                     except Exception as e:  # report and go on: one engine missing here must not stop the table
                         print(f"{label} {s}: {name} unavailable: {type(e).__name__}: {e}", file=sys.stderr)
                         continue
                     build_s[name] = time.perf_counter() - t0
                     if name.startswith(("compiled", "onnx")):  # these load from the cache in later processes
                         t0 = time.perf_counter()
-                        accel.build_engine(name, spec)
+                        build_engine(name, spec)
                         load_s[name] = f"{time.perf_counter() - t0:.2f}"
                 with torch.no_grad():
                     ref_real = model(torch.from_numpy(real)).numpy()
-                agree = {n: 1 - compare_heatmaps(ref_real, e(real), n, 0, 0).moved_share for n, e in engines.items()}
+                agree = {n: 1 - compare_heatmaps(ref_real, e(real), (w, h), n).moved_share for n, e in engines.items()}
                 for batch in args.batches:
                     x = np.ascontiguousarray(real[np.arange(batch) % len(real)])
-                    ms = accel.side_by_side_ms({n: (lambda e=e: e(x)) for n, e in engines.items()}, rounds=args.rounds)
+                    ms = side_by_side_ms({n: (lambda e=e: e(x)) for n, e in engines.items()}, rounds=args.rounds)
                     base = ms["torch"]
                     for n in engines:
                         gflops = 2 * macs * batch / (ms[n] / 1000) / 1e9
                         a = f"{agree[n]:.1%}" if trained else "n/a"
-                        table.append(f"| {label} | {h}x{w} | {batch} | {LABELS[n]} | {ms[n]:.1f} | {base / ms[n]:.2f}x | "
+                        table.append(f"| {label} | {h}x{w} | {batch} | {n} | {ms[n]:.1f} | {base / ms[n]:.2f}x | "
                                      f"{gflops:.0f} | {gflops / fp32_peak:.0%} | {gflops / bf16_peak:.0%} | {a} | "
                                      f"{build_s[n]:.1f} | {load_s.get(n, '-')} |")
                     print("\n".join(table[-len(engines):]), flush=True)
                 # what auto would pick here, measured the way the predictor does (its own candidates, batch 2)
-                _, d = accel.choose_backend(spec, lambda: real, batch=2)
+                _, d = auto.measure(spec, batch=2)
                 chosen = next(m for m in d.measurements if m.backend == d.backend)
                 eager = next(m for m in d.measurements if m.backend == "torch")
                 autos.append(f"| {label} | {h}x{w} | {d.backend} | {chosen.ms:.1f} | {eager.ms:.1f} | "

@@ -1,4 +1,8 @@
-"""The ``hpe`` command: predict, weights, train, eval."""
+"""The ``hpe`` command: predict, weights, train, eval, export, serve — a thin layer over the library.
+
+Choices (engines, datasets, export formats, decoders) are read from the library's registries, so a new entry
+there is a new choice here. Mistakes the user can fix print one line and exit with status 2.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +13,24 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .codec import REFINEMENTS  # numpy only: the parser stays free of torch
+import numpy as np
+
+from .codec import REFINEMENTS
+from .datasets import DATASETS, dataset_samples
+from .engines import BACKEND_CHOICES, ENGINES
+from .errors import DatasetError, InputError, WeightsError
+from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
+from .export import EXPORT_FORMATS, export
+from .files import shipped_images
+from .flip import check_flip_shift
+from .images import read_image, write_image
+from .metrics import coco_oks_ap
+from .predictor import Predictor
+from .serve import Limits, serve
+from .train import TrainConfig, train
+from .transforms import check_scales
+from .viz import SCORE_THRESHOLD, draw_people, plot_per_joint
+from .weights import average_checkpoints, describe_weights_table, download_weights, load_weights, set_box_padding
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -28,11 +49,6 @@ def _err(msg: str) -> None:
 # ------------------------------------------------------------------ predict
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .images import ImageError, read_image, write_image
-    from .predictor import Predictor
-    from .viz import draw_people
-    from .weights import WeightsError
-
     boxes_by_image: dict[str, Any] = {}
     if args.boxes:
         try:
@@ -49,8 +65,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
                               color_order=args.color_order, box_padding=args.box_padding, backend=args.backend,
                               progress=not args.quiet, log=_err if args.verbose else None, remeasure=args.remeasure,
-                              scales=args.scales)
-    except (WeightsError, FileNotFoundError, ValueError) as e:
+                              scales=args.scales, expected_images=len(args.images))
+    except (WeightsError, InputError, FileNotFoundError) as e:
         _err(str(e))
         return 2
     if args.verbose:
@@ -68,7 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             rgb = read_image(path)  # read once: the prediction and the overlay share it
             t_read = (time.perf_counter() - t0) * 1000
             result = predictor(rgb, boxes_by_image.get(path))
-        except (ImageError, ValueError, OSError) as e:
+        except (InputError, OSError) as e:  # an unreadable image or a bad box: this image fails, the others run
             _err(f"{path}: {e}" if path not in str(e) else str(e))
             failed += 1
             continue
@@ -101,8 +117,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ weights
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from .weights import WeightsError, average_checkpoints, describe_weights_table, download_weights, set_box_padding
-
     if args.action == "list":
         print(describe_weights_table())
         return 0
@@ -129,8 +143,6 @@ def cmd_weights(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ train
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    from .train import TrainConfig
-
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
@@ -149,10 +161,6 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .datasets import DatasetError
-    from .train import TrainConfig, train
-    from .weights import WeightsError
-
     base: dict[str, Any] = {}
     if args.config:
         base = json.loads(Path(args.config).read_text())
@@ -177,47 +185,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ eval
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .codec import HeatmapCodec
-    from .datasets import DatasetError, TopDownDataset, dataset_samples
-    from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
-    from .flip import check_flip_shift
-    from .metrics import coco_oks_ap
-    from .transforms import check_scales
-    from .weights import WeightsError, load_weights
-
-    try:
+    try:  # options first: nothing loads for a typo
         if args.flip_shift is not None:
             check_flip_shift(args.flip_shift)
         check_scales(args.scales)
-    except ValueError as e:
-        _err(str(e))
-        return 2
-    try:
+        if args.predictions and Path(args.predictions).exists() and not args.overwrite:
+            raise InputError(f"{args.predictions} exists; pass --overwrite to replace it")
         lw = load_weights(args.weights, input_size=args.input_size, box_padding=args.box_padding,
                           progress=not args.quiet)
-    except WeightsError as e:
-        _err(str(e))
-        return 2
-    sk = lw.skeleton
-    aspect, pad = lw.input_size[0] / lw.input_size[1], lw.box_padding
-    try:
-        samples = dataset_samples(args.dataset, args.data, sk, aspect, pad,
-                                  range(*args.range) if args.range else None, args.images)
-    except DatasetError as e:
+        predictor = Predictor(lw, device=args.device, flip=not args.no_flip, flip_shift=args.flip_shift,
+                              refine=args.refine, scales=args.scales, backend=args.backend, batch_size=args.batch_size,
+                              expected_images=len(range(*args.range)) if args.range else np.inf,
+                              log=None if args.quiet else _err)
+        samples = dataset_samples(args.dataset, args.data, predictor.skeleton, lw.input_size[0] / lw.input_size[1],
+                                  predictor.box_padding, range(*args.range) if args.range else None, args.images)
+    except (InputError, WeightsError) as e:
         _err(str(e))
         return 2
     if not samples:
         _err("no samples to evaluate")
         return 2
-    ds = TopDownDataset(samples, sk, HeatmapCodec(tuple(lw.input_size), refine=args.refine), None,
-                        color_order=lw.color_order)
-    preds = predict_dataset(lw.model, ds, flip=not args.no_flip, flip_shift=args.flip_shift, device=args.device,
-                            progress=not args.quiet, scales=args.scales)
+    sk = predictor.skeleton
+    preds = predict_dataset(predictor, samples, progress=not args.quiet)
     report: dict[str, Any] = {"weights": str(args.weights), "dataset": args.dataset, "data": args.data,
-                              "samples": len(samples), "box_padding": pad, "refine": args.refine,
-                              "flip_shift": preds.flip_shift, "scales": list(preds.scales)}
+                              "samples": len(samples), "box_padding": predictor.box_padding, "refine": args.refine,
+                              "flip_shift": preds.flip_shift, "scales": list(preds.scales), "backend": preds.backend}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
     if args.dataset == "mpii" and all(h is not None for h in heads):
@@ -228,44 +220,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report[f"{r.name}@{r.alpha:g}"] = r.to_dict()
     if args.dataset == "coco":
         try:
-            ap = coco_oks_ap(coco_results(preds, ds), args.data)
+            ap = coco_oks_ap(coco_results(preds, samples), args.data)
             report["coco"] = ap
             print("COCO OKS (ground-truth boxes): " + ", ".join(f"{k} {v:.3f}" for k, v in ap.items()))
         except ImportError as e:
             _err(str(e))
     if args.plot:
-        from .viz import plot_per_joint
-
         fig = plot_per_joint(results[0], title=f"{results[0].name}@{results[0].alpha:g} per joint — {Path(str(args.weights)).name}")
         fig.savefig(args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.predictions:
+        Path(args.predictions).write_text(json.dumps(preds.records(samples), indent=1))
     return 0
 
 
 # ------------------------------------------------------------------ export
 
-def default_calibration_images() -> list[str]:
-    """The real images shipped in data/ (the demo image and data/samples)."""
-    from .images import shipped_images
-
-    return shipped_images()
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export
-    from .images import ImageError
-    from .weights import WeightsError
-
-    images = args.images or default_calibration_images()
+    images = args.images or shipped_images()
     if not images:
         _err("no calibration images: pass --images IMG ...")
         return 2
     try:
         report = export(args.weights, args.format, args.out, images, overwrite=args.overwrite,
                         log=(lambda _m: None) if args.quiet else print)
-    except (WeightsError, FileExistsError, ImageError, ValueError) as e:
+    except (WeightsError, FileExistsError, InputError) as e:
         _err(str(e))
         return 2
     except RuntimeError as e:
@@ -279,13 +260,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ serve
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import Limits, serve
-    from .weights import WeightsError
-
     try:
         serve(args.host, args.port, weights=args.weights, backend=args.backend, device=args.device,
               limits=Limits(int(args.max_upload_mb * 1024 * 1024), int(args.max_megapixels * 1e6)), concurrency=args.concurrency)
-    except WeightsError as e:
+    except (WeightsError, InputError) as e:
         _err(str(e))
         return 2
     return 0
@@ -293,10 +271,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ main
 
-BACKEND_CHOICES = ["auto", "torch", "torch-bf16", "torch-fp16", "compiled", "compiled-bf16", "onnx", "onnx-int8",
-                   "torchscript"]
-
-
+BACKEND_HELP = ("engine: auto (default, or $HPE_BACKEND: the fastest that matches fp32 here, measured when the work "
+                "repays it and cached) or one of " + ", ".join(ENGINES))
 SCALES_HELP = ("test scales: crop S times the padded box and average the heatmaps, e.g. --scales 1 1.2 "
                "(each costs one more pass; default: 1)")
 
@@ -311,17 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--boxes", help="JSON mapping each image path (as given) to a list of [x, y, w, h] person boxes")
     pr.add_argument("--no-flip", action="store_true", help="skip the flip test (faster, slightly less accurate)")
     pr.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S", help=SCALES_HELP)
-    pr.add_argument("--threshold", type=float, default=0.3, help="hide joints scoring below this when drawing")
+    pr.add_argument("--threshold", type=float, default=SCORE_THRESHOLD,
+                    help="hide joints scoring below this when drawing (default: %(default)s)")
     pr.add_argument("--json", help="write one record per image to this file")
     pr.add_argument("--out", help="write overlay images (<name>_pose.png) to this folder")
     pr.add_argument("--input-size", type=_parse_size, help="network input as HxW, e.g. 256x192 (bare checkpoints)")
     pr.add_argument("--color-order", choices=["rgb", "bgr"], help="input colour order of a bare checkpoint (default: rgb)")
     pr.add_argument("--box-padding", type=float,
                     help="crop = person box (or whole image) x this (default: the weights' own; 1.25 for bare checkpoints)")
-    pr.add_argument("--backend", choices=BACKEND_CHOICES,
-                    help="engine (default: $HPE_BACKEND or auto: the fastest that matches fp32 here, measured once "
-                         "and cached); exported files (.onnx, .torchscript) run in their own runtime")
-    pr.add_argument("--remeasure", action="store_true", help="auto: measure the engines again (e.g. after a hardware change)")
+    pr.add_argument("--backend", choices=BACKEND_CHOICES, metavar="ENGINE",
+                    help=BACKEND_HELP + "; exported files (.onnx, .torchscript) run in their own runtime")
+    pr.add_argument("--remeasure", action="store_true",
+                    help="auto: measure the engines now, even for a few images (e.g. after a hardware change)")
     pr.add_argument("-v", "--verbose", action="store_true", help="say which engine runs, auto's table, and per-stage times")
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -343,8 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
-    x = sub.add_parser("export", help="export to TorchScript / ONNX / int8 ONNX, verified against PyTorch first")
-    x.add_argument("--format", required=True, choices=["torchscript", "onnx", "onnx-int8"])
+    x = sub.add_parser("export", help="export to " + " / ".join(EXPORT_FORMATS) + ", verified against PyTorch first")
+    x.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
+                   help="; ".join(f"{f.name}: {f.summary}" for f in EXPORT_FORMATS.values()))
     x.add_argument("--weights", default="default")
     x.add_argument("--out", required=True, help="output file (.torchscript or .onnx)")
     x.add_argument("--images", nargs="+", help="real images for calibration and the parity check (default: data/)")
@@ -356,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--weights", default="default")
-    sv.add_argument("--backend", choices=BACKEND_CHOICES, help="engine (default: $HPE_BACKEND or auto)")
+    sv.add_argument("--backend", choices=BACKEND_CHOICES, metavar="ENGINE",
+                    help=BACKEND_HELP + " (auto: starts on torch and measures in the background)")
     sv.add_argument("--device", default="cpu")
     sv.add_argument("--max-upload-mb", type=float, default=10.0)
     sv.add_argument("--max-megapixels", type=float, default=40.0)
@@ -365,10 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate weights on a dataset (PCK, PCKh, COCO AP)")
     e.add_argument("--weights", default="default")
-    e.add_argument("--dataset", choices=["lsp", "coco", "mpii"], default="lsp")
-    e.add_argument("--data", required=True, help="lsp: folder with joints.mat; coco/mpii: annotation json")
-    e.add_argument("--images", help="coco/mpii: image folder (default: found beside the json)")
-    e.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="lsp: 0-based image index range")
+    e.add_argument("--dataset", choices=list(DATASETS), default="lsp",
+                   help="; ".join(f"{d.name}: {d.summary}" for d in DATASETS.values()) + " (default: %(default)s)")
+    e.add_argument("--data", required=True, help="; ".join(f"{d.name}: {d.data}" for d in DATASETS.values()))
+    e.add_argument("--images", help="image folder of a json dataset (default: found beside the json)")
+    e.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"),
+                   help=f"{', '.join(n for n, d in DATASETS.items() if d.takes_range)}: 0-based image index range")
     e.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a share of torso size")
     e.add_argument("--no-flip", action="store_true")
     e.add_argument("--flip-shift", type=float, metavar="PX",
@@ -380,8 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--input-size", type=_parse_size)
     e.add_argument("--box-padding", type=float,
                    help="crop = person box x this (default: the checkpoint's; 1.25 in the original recipe)")
+    e.add_argument("--backend", choices=BACKEND_CHOICES, default="torch", metavar="ENGINE",
+                   help="engine, as for predict (default: %(default)s, the fp32 reference, so reports compare across "
+                        "machines)")
+    e.add_argument("--batch-size", type=int, default=32, help="people per engine call (default: %(default)s)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", help="write the report here")
+    e.add_argument("--predictions", help="write each sample's keypoints here (the records of hpe predict --json)")
+    e.add_argument("--overwrite", action="store_true", help="replace --predictions if it exists")
     e.add_argument("--plot", help="write a per-joint bar chart (PNG) here")
     e.add_argument("-q", "--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
@@ -394,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("weights download needs a NAME (see 'hpe weights list')")
         return 2
     return int(args.func(args))
+
+
+__all__ = ["build_parser", "main"]
 
 
 if __name__ == "__main__":  # pragma: no cover

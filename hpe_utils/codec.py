@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
+
 
 def default_sigma(input_size: tuple[int, int]) -> float:
     """The original recipe's Gaussian sigma: 2 heatmap pixels at 256-pixel inputs, 3 at 384 (scaled between)."""
@@ -15,6 +17,7 @@ def default_sigma(input_size: tuple[int, int]) -> float:
 
 
 REFINEMENTS = ("dark", "quarter", "none")
+OUTPUT_STRIDE = 4  # input pixels per heatmap pixel in Simple Baselines: ResNet's 32, halved by three deconvolutions
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,14 @@ class HeatmapCodec:
 
     def __post_init__(self) -> None:
         if self.heatmap_size is None:
-            object.__setattr__(self, "heatmap_size", (self.input_size[0] // 4, self.input_size[1] // 4))
+            object.__setattr__(self, "heatmap_size", (self.input_size[0] // OUTPUT_STRIDE,
+                                                      self.input_size[1] // OUTPUT_STRIDE))
         if self.sigma is None:
             object.__setattr__(self, "sigma", default_sigma(self.input_size))
         if self.sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
+            raise InputError(f"sigma must be positive, got {self.sigma}")
         if self.refine not in REFINEMENTS:
-            raise ValueError(f"refine must be one of {', '.join(REFINEMENTS)}, got {self.refine!r}")
+            raise InputError(f"refine must be one of {', '.join(REFINEMENTS)}, got {self.refine!r}")
 
     @property
     def stride(self) -> tuple[float, float]:
@@ -206,3 +210,6 @@ def _dark_step(hm: np.ndarray, px: np.ndarray, py: np.ndarray, sigma: float) -> 
     step = np.stack([ox, oy], axis=-1).astype(np.float32)
     ok &= (np.abs(step) < 1.0).all(axis=-1)
     return np.where(ok[..., None], step, 0.0).astype(np.float32), ok
+
+
+__all__ = ["OUTPUT_STRIDE", "REFINEMENTS", "HeatmapCodec", "default_sigma"]

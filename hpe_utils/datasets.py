@@ -10,14 +10,18 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.io import loadmat
+from tqdm.auto import tqdm
 
 from .codec import HeatmapCodec
+from .errors import DatasetError
+from .images import read_image
 from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
-from .transforms import (BOX_PADDING, PIXEL_STD, affine_points, box_to_center_scale, check_box_padding, crop,
+from .transforms import (BOX_PADDING, affine_points, box_to_center_scale, check_box_padding, crop,
                          get_affine_transform, normalize, photometric_jitter, random_erase)
 
 
@@ -42,8 +46,6 @@ def load_lsp_joints(mat_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
     LSP stores (3, 14, N) with a visibility flag, but labels every joint, so all count as labelled there.
     Coordinates are MATLAB 1-based; we subtract 1.
     """
-    from scipy.io import loadmat
-
     j = np.asarray(loadmat(str(mat_path))["joints"], dtype=np.float64)
     if j.ndim != 3:
         raise ValueError(f"{mat_path}: 'joints' must be 3-D, got shape {j.shape}")
@@ -99,7 +101,7 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
         c, s = box_to_center_scale(box, aspect_ratio, padding)
         kp, vis = (kp14, lab14) if sk is LSP14 else lsp_to_mpii(kp14, lab14)
         out.append(PoseSample(str(root / "images" / image_pattern.format(i + 1)), kp, vis, c, s,
-                              {"index": int(i), "lsp_keypoints": kp14, "lsp_visible": lab14}))
+                              {"index": int(i), "box": box, "lsp_keypoints": kp14, "lsp_visible": lab14}))
     return out
 
 
@@ -189,36 +191,66 @@ def find_image_dir(ann_file: Path, first_image: str | None, folders: Sequence[Pa
                             f"{', '.join(str(d) for d in folders)}; give the image folder (--images)")
 
 
-DATASETS = ("lsp", "coco", "mpii")
+def _lsp(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
+         images: str | os.PathLike | None) -> list[PoseSample]:
+    return lsp_samples(data, indices, sk, aspect, padding=padding)
 
 
-class DatasetError(ValueError):
-    """Data that cannot be read as the named dataset: the CLI reports it in one line instead of a traceback."""
+def _coco(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
+          images: str | os.PathLike | None) -> list[PoseSample]:
+    return coco_samples(data, images, aspect, padding=padding)
+
+
+def _mpii(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
+          images: str | os.PathLike | None) -> list[PoseSample]:
+    return mpii_samples(data, images, padding=padding)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset layout: what ``--data`` points at, which skeletons it gives, and its loader."""
+
+    name: str
+    summary: str
+    data: str  # what --data names
+    skeletons: tuple[str, ...]  # skeletons its joints can be given in (the first is its own)
+    load: Callable[[str | os.PathLike, Skeleton, float, float, Sequence[int] | None, str | os.PathLike | None],
+                   list[PoseSample]]
+    takes_range: bool = False  # --range picks images (LSP's files are numbered)
+
+
+DATASETS: Mapping[str, DatasetInfo] = {d.name: d for d in (
+    DatasetInfo("lsp", "Leeds Sports Pose / LSP-extended", "folder with joints.mat and images/", ("lsp14", "mpii16"),
+                _lsp, takes_range=True),
+    DatasetInfo("coco", "COCO keypoints", "person_keypoints_*.json (images found beside it or with --images)",
+                ("coco17",), _coco),
+    DatasetInfo("mpii", "MPII in the original Simple Baselines json", "the json (images found beside it or with --images)",
+                ("mpii16",), _mpii),
+)}
 
 
 def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skeleton, aspect_ratio: float,
                     padding: float = BOX_PADDING, indices: Sequence[int] | None = None,
                     images: str | os.PathLike | None = None) -> list[PoseSample]:
-    """Samples of an LSP folder, COCO json or MPII json: the one entry point ``hpe train`` and ``hpe eval`` share.
+    """Samples of any registered dataset: the one entry point ``hpe train`` and ``hpe eval`` share.
 
-    ``indices`` pick LSP images; COCO and MPII files come whole. Their skeletons are fixed (COCO-17, MPII-16), so
-    a mismatch with ``skeleton`` is an error here rather than wrong joints later.
+    ``indices`` pick images where the dataset numbers them (LSP); other files come whole. A skeleton the data
+    cannot give is an error here rather than wrong joints later.
     """
     sk = get_skeleton(skeleton)
     if dataset not in DATASETS:
-        raise DatasetError(f"dataset must be lsp, coco or mpii, got {dataset!r}")
+        raise DatasetError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    info = DATASETS[dataset]
     try:
-        if dataset == "lsp":
-            return lsp_samples(data, indices, sk, aspect_ratio, padding=padding)
-        if indices is not None:
-            raise ValueError(f"an index range applies to lsp only, not {dataset}")
-        native = COCO17 if dataset == "coco" else MPII16
-        if sk is not native:
-            raise ValueError(f"{dataset} annotations give {native.name} joints, but the skeleton is {sk.name}")
-        if dataset == "coco":
-            return coco_samples(data, images, aspect_ratio, padding=padding)
-        return mpii_samples(data, images, padding=padding)
+        if indices is not None and not info.takes_range:
+            raise ValueError(f"an index range applies to {', '.join(n for n, d in DATASETS.items() if d.takes_range)} "
+                             f"only, not {dataset}")
+        if sk.name not in info.skeletons:
+            raise ValueError(f"{dataset} annotations give {' or '.join(info.skeletons)} joints, but the skeleton is {sk.name}")
+        return info.load(data, sk, aspect_ratio, padding, indices, images)
     except (OSError, ValueError, KeyError, IndexError) as e:
+        if isinstance(e, DatasetError):
+            raise
         detail = f"a record has no {e} field" if isinstance(e, KeyError) else str(e)
         raise DatasetError(f"cannot read {dataset} data from {data}: {detail}") from e
 
@@ -288,8 +320,6 @@ class TopDownDataset(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def load_image(self, path: str) -> np.ndarray:
-        from .images import read_image
-
         if self._cache is not None:
             img = self._cache.get(path)
             if img is None:
@@ -299,8 +329,6 @@ class TopDownDataset(torch.utils.data.Dataset):
 
     def preload(self, progress: bool = True) -> None:
         """Decode every image once into memory (LSPet: ~9,000 small images, well under 2 GB)."""
-        from tqdm.auto import tqdm
-
         if self._cache is None:
             self._cache = {}
         for s in tqdm(self.samples, desc="loading images", disable=not progress, unit="img"):
@@ -332,6 +360,7 @@ class TopDownDataset(torch.utils.data.Dataset):
 
 
 __all__ = [
-    "AugmentConfig", "PoseSample", "TopDownDataset", "box_from_keypoints", "coco_samples", "load_lsp_joints",
-    "lsp_samples", "mpii_samples", "sample_augmentation", "warp_sample", "PIXEL_STD",
+    "AugmentConfig", "DATASETS", "DatasetError", "DatasetInfo", "PoseSample", "TopDownDataset", "box_from_keypoints",
+    "coco_samples", "dataset_samples", "find_image_dir", "load_lsp_joints", "lsp_samples", "mpii_samples",
+    "sample_augmentation", "warp_sample",
 ]

@@ -1,4 +1,4 @@
-"""Verified, atomic downloads into a cache folder (standard library only)."""
+"""Verified, atomic downloads into a cache folder (standard library and tqdm only)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,50 +7,14 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
 
-CACHE_ENV = "HPE_CACHE_DIR"
+from tqdm.auto import tqdm
 
-
-class WeightsError(RuntimeError):
-    """Weights that cannot be found, fetched, verified or loaded; the message says what to do."""
-
-
-class ChecksumError(WeightsError):
-    """A downloaded file whose SHA-256 does not match the registry: it is deleted, never used."""
-
-
-def repo_root() -> Path:
-    """Where the project's data/ and weights/ are: $HPE_ROOT if set (e.g. a clone on Colab), else the
-    checkout the package lives in (parent of ``hpe_utils/``)."""
-    env = os.environ.get("HPE_ROOT")
-    return Path(env).expanduser().resolve() if env else Path(__file__).resolve().parent.parent
-
-
-def cache_dir() -> Path:
-    """Where downloads go: $HPE_CACHE_DIR, else weights/cache in a checkout, else ~/.cache/hpe_utils."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        d = Path(env).expanduser()
-    elif (repo_root() / "weights").is_dir():
-        d = repo_root() / "weights" / "cache"
-    else:
-        d = Path.home() / ".cache" / "hpe_utils"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
-    """``writer`` fills a file of the same name in a temporary folder beside ``path``, then it replaces ``path``
-    in one step: readers never see half a file, and writers that insist on a suffix (.pt2, .onnx) get it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        part = Path(tmp) / path.name
-        writer(part)
-        os.replace(part, path)
+from .errors import ChecksumError, WeightsError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks so a large checkpoint never sits in memory twice."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
@@ -74,8 +38,6 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None, progress:
     An existing ``dest`` that verifies is reused without a request. A mismatch deletes the download and
     raises :class:`ChecksumError`; nothing partial is ever left at ``dest``.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest)
     if dest.exists():
         if sha256 is not None and check_sha256(dest, sha256):
@@ -112,3 +74,6 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None, progress:
         if tmp.exists():
             tmp.unlink()
     return dest
+
+
+__all__ = ["ChecksumError", "WeightsError", "check_sha256", "download", "sha256_file"]

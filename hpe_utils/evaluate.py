@@ -1,19 +1,23 @@
-"""Run a model over a dataset and score it: the code behind ``hpe eval`` and the validation of ``hpe train``."""
+"""Run the predictor over a dataset and score it: the code behind ``hpe eval`` and the validation of ``hpe train``.
+
+There is no second inference pipeline here: :func:`predict_dataset` feeds each annotated person's region to
+:meth:`Predictor.predict_regions <hpe_utils.predictor.Predictor.predict_regions>`, the code ``hpe predict``
+and the REST API run, with the same engines, flip test, test scales and decoding.
+"""
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
+from tqdm.auto import tqdm
 
-from .codec import HeatmapCodec
-from .datasets import TopDownDataset
-from .flip import flip_test, mirror_shift
+from .datasets import PoseSample, TopDownDataset
+from .errors import InputError
+from .images import read_image
 from .metrics import PCKResult, head_size, pck, torso_diameter
+from .predictor import Predictor
 from .skeletons import Skeleton
-from .transforms import check_scales, heatmap_to_image, zoom_heatmaps
 
 # (left shoulder, right hip) per skeleton: the torso diameter LSP's PCK normalises by.
 TORSO_PAIRS: dict[str, tuple[int, int]] = {"mpii16": (13, 2), "lsp14": (9, 2), "coco17": (5, 12)}
@@ -31,57 +35,46 @@ class DatasetPredictions:
     visible: np.ndarray  # (N, K)
     flip_shift: float | None = None  # heatmap pixels the flip test moved the mirrored branch (None: no flip test)
     scales: tuple[float, ...] = (1.0,)  # test scales whose heatmaps were averaged
+    backend: str = "torch"  # the engine that ran
+
+    def records(self, samples: Sequence[PoseSample]) -> list[dict[str, Any]]:
+        """One record per sample (image, keypoints [x, y, score]), rounded as ``hpe predict --json`` rounds."""
+        return [{"image": s.image, "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(c), 4)]
+                                                 for (x, y), c in zip(kp, sc)]}
+                for s, kp, sc in zip(samples, self.keypoints, self.scores)]
 
 
-@torch.no_grad()
-def predict_dataset(model: torch.nn.Module, dataset: TopDownDataset, *, flip: bool = True, batch_size: int = 64,
-                    device: str | torch.device = "cpu", autocast_dtype: torch.dtype | None = None,
-                    progress: bool = False, flip_shift: float | None = None,
-                    scales: Sequence[float] = (1.0,)) -> DatasetPredictions:
-    """Predict every sample of an un-augmented dataset and map the joints back to image pixels.
+def predict_dataset(predictor: Predictor, dataset: TopDownDataset | Sequence[PoseSample], *,
+                    progress: bool = False) -> DatasetPredictions:
+    """Predict every sample (its annotated centre and scale) with ``predictor``'s own pipeline, in batches.
 
-    ``flip_shift`` (heatmap pixels) defaults to the exact :func:`~hpe_utils.flip.mirror_shift`. Each of
-    ``scales`` crops that many times the box around the same centre; the heatmaps are zoomed back to scale 1
-    and averaged before decoding.
+    A :class:`~hpe_utils.datasets.TopDownDataset` must be un-augmented; its image cache (``preload``) is used.
     """
-    from tqdm.auto import tqdm
-
-    if dataset.augment is not None:
-        raise ValueError("evaluate on a dataset without augmentation")
-    codec: HeatmapCodec = dataset.codec
-    assert codec.heatmap_size is not None
-    was_training = model.training
-    model.eval()
-    device = torch.device(device)
-    scales = check_scales(scales)
-    views = [dataset if z == 1 else _zoomed(dataset, z) for z in scales]
-    loaders = [torch.utils.data.DataLoader(v, batch_size=batch_size, shuffle=False, num_workers=0) for v in views]
-    perm = dataset.skeleton.flip_permutation()
-    if flip_shift is None:
-        flip_shift = mirror_shift(codec.input_size[0], codec.heatmap_size[0])
+    if isinstance(dataset, TopDownDataset):
+        if dataset.augment is not None:
+            raise InputError("evaluate on a dataset without augmentation")
+        samples, load = dataset.samples, dataset.load_image
+    else:
+        samples, load = list(dataset), read_image
+    load_image: Callable[[str], np.ndarray] = load
+    n, step = len(samples), max(1, predictor.batch_size)
     kps, scs = [], []
-    for batches in tqdm(zip(*loaders), total=len(loaders[0]), desc="evaluating", disable=not progress, unit="batch"):
-        hms = []
-        for z, batch in zip(scales, batches):
-            x = batch["image"].to(device)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-                hm = flip_test(model, x, perm, flip_shift) if flip else model(x)
-            hms.append(zoom_heatmaps(hm.float().cpu().numpy(), z))
-        coords, scores = codec.decode(np.mean(hms, axis=0))
-        for c, cen, sca in zip(coords, batches[0]["center"].numpy(), batches[0]["scale"].numpy() / scales[0]):
-            kps.append(heatmap_to_image(c, cen, sca, codec.heatmap_size))
-        scs.append(scores)
-    model.train(was_training)
-    gt = np.stack([s.keypoints for s in dataset.samples]).astype(np.float32)
-    vis = np.stack([s.visible for s in dataset.samples]).astype(np.float32)
-    return DatasetPredictions(np.stack(kps), np.concatenate(scs), gt, vis, flip_shift if flip else None, scales)
-
-
-def _zoomed(dataset: TopDownDataset, factor: float) -> TopDownDataset:
-    """The same dataset cropping ``factor`` times wider around each sample's centre (for multi-scale testing)."""
-    view = copy.copy(dataset)
-    view.samples = [replace(s, scale=np.asarray(s.scale) * factor) for s in dataset.samples]
-    return view
+    with tqdm(total=n, desc="evaluating", disable=not progress, unit="img") as bar:
+        for i in range(0, n, step):
+            chunk = samples[i:i + step]
+            images = [load_image(s.image) for s in chunk]  # read once, cropped at every test scale
+            centers = np.stack([np.asarray(s.center, dtype=np.float32) for s in chunk])
+            scales = np.stack([np.asarray(s.scale, dtype=np.float32) for s in chunk])
+            k, sc, _ = predictor.predict_regions(images, centers, scales)
+            kps.append(k)
+            scs.append(sc)
+            bar.update(len(chunk))
+    k_all = np.concatenate(kps) if kps else np.zeros((0, predictor.skeleton.num_joints, 2), np.float32)
+    s_all = np.concatenate(scs) if scs else np.zeros((0, predictor.skeleton.num_joints), np.float32)
+    gt = np.stack([s.keypoints for s in samples]).astype(np.float32)
+    vis = np.stack([s.visible for s in samples]).astype(np.float32)
+    return DatasetPredictions(k_all, s_all, gt, vis, predictor.applied_flip_shift, predictor.scales,
+                              predictor.backend.name)
 
 
 def score_pck(preds: DatasetPredictions, skeleton: Skeleton, alpha: float = 0.2,
@@ -102,11 +95,15 @@ def score_pckh(preds: DatasetPredictions, head_boxes: np.ndarray, skeleton: Skel
     return pck(preds.keypoints, preds.gt, preds.visible, head_size(head_boxes), alpha, list(skeleton.joints), name="PCKh")
 
 
-def coco_results(preds: DatasetPredictions, dataset: TopDownDataset) -> list[dict[str, Any]]:
+def coco_results(preds: DatasetPredictions, samples: Sequence[PoseSample]) -> list[dict[str, Any]]:
     """Predictions in the COCO results format (score = mean joint confidence), for OKS AP."""
     out = []
-    for kp, sc, s in zip(preds.keypoints, preds.scores, dataset.samples):
+    for kp, sc, s in zip(preds.keypoints, preds.scores, samples):
         flat = np.concatenate([kp, sc[:, None]], axis=1).reshape(-1)
         out.append({"image_id": s.extra["image_id"], "category_id": 1, "keypoints": [float(v) for v in flat],
                     "score": float(np.clip(sc, 0, None).mean())})
     return out
+
+
+__all__ = ["DERIVED_JOINTS", "DatasetPredictions", "TORSO_PAIRS", "coco_results", "predict_dataset", "score_pck",
+           "score_pckh"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import InputError
+
 
 def mirror_shift(input_width: int, heatmap_width: int) -> float:
     """Heatmap pixels to move flipped-back maps right: exactly 1 - w/W (0.75 at stride 4).
@@ -18,10 +20,10 @@ def mirror_shift(input_width: int, heatmap_width: int) -> float:
 
 
 def check_flip_shift(shift: float) -> float:
-    """The shift as a float, or a ValueError: flipped-back maps move right by 0 to under 8 heatmap pixels."""
+    """The shift as a float, or an InputError: flipped-back maps move right by 0 to under 8 heatmap pixels."""
     s = float(shift)
     if not 0 <= s < 8:
-        raise ValueError(f"flip shift must be in [0, 8) heatmap pixels, got {shift}")
+        raise InputError(f"flip shift must be in [0, 8) heatmap pixels, got {shift}")
     return s
 
 
@@ -73,3 +75,6 @@ def flip_back_numpy(heatmaps: np.ndarray, flip_perm: np.ndarray | list[int], shi
 
     a = right(out, whole)
     return np.ascontiguousarray(a if frac == 0 else (1 - frac) * a + frac * right(out, whole + 1))
+
+
+__all__ = ["check_flip_shift", "flip_back", "flip_back_numpy", "flip_test", "mirror_shift"]

@@ -203,9 +203,5 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def shipped_images() -> list[str]:
-    """The real images in the checkout's data/ (the demo image and data/samples): calibration and parity inputs."""
-    from .download import repo_root
-
-    data = repo_root() / "data"
-    return [str(p) for p in sorted(data.glob("*.webp")) + sorted((data / "samples").glob("*.jpg"))]
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageError", "ImageTooLargeError", "NotAnImageError", "UnreadableImageError",
+           "encode_png", "image_size", "read_image", "write_image"]

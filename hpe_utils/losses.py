@@ -29,3 +29,6 @@ class JointsMSELoss(nn.Module):
             pred, gt = pred * w, gt * w
         # per joint: 0.5 * mean over batch and pixels; then mean over joints == 0.5 * global mean
         return 0.5 * ((pred - gt) ** 2).mean()
+
+
+__all__ = ["JointsMSELoss"]

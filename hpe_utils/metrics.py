@@ -1,6 +1,8 @@
 """Accuracy metrics: PCK (torso-normalised, LSP), PCKh (head-normalised, MPII) and COCO OKS AP."""
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -77,9 +79,6 @@ def coco_oks_ap(predictions: list[dict[str, Any]], ann_file: str) -> dict[str, f
         from pycocotools.cocoeval import COCOeval
     except ImportError as e:  # pragma: no cover - depends on the extra
         raise ImportError("COCO OKS AP needs pycocotools: pip install 'hpe-workbook[eval]'") from e
-    import contextlib
-    import io
-
     if not predictions:
         raise ValueError("no predictions to evaluate")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -92,3 +91,6 @@ def coco_oks_ap(predictions: list[dict[str, Any]], ann_file: str) -> dict[str, f
         ev.summarize()
     names = ["AP", "AP50", "AP75", "AP_M", "AP_L", "AR", "AR50", "AR75", "AR_M", "AR_L"]
     return {n: float(v) for n, v in zip(names, ev.stats)}
+
+
+__all__ = ["PCKResult", "coco_oks_ap", "head_size", "pck", "torso_diameter"]

@@ -5,6 +5,7 @@ The ``state_dict`` names are those of the original MSRA release (``conv1``, ``bn
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -183,8 +184,6 @@ def fold_deconv_batchnorm(model: PoseResNet) -> nn.Module:
 
     A transposed-conv weight is (in, out, kh, kw), so the BN scale applies along dim 1, not dim 0.
     """
-    import copy
-
     m = copy.deepcopy(model).eval()
     layers = list(m.deconv_layers)
     new: list[nn.Module] = []

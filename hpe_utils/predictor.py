@@ -1,7 +1,13 @@
-"""A small CPU-first inference API: ``Predictor(weights)(image, boxes=None)``; the whole image when no box is given."""
+"""A small CPU-first inference API: ``Predictor(weights)(image, boxes=None)``; the whole image when no box is given.
+
+This is the one inference pipeline of the project: regions (centre, scale) of RGB images -> affine crops ->
+normalisation -> an engine -> flip test -> multi-scale averaging -> decoding -> image pixels. ``hpe predict``,
+``hpe serve``, ``hpe eval`` and the validation of ``hpe train`` all run it (:meth:`Predictor.predict_regions`).
+"""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -9,15 +15,22 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .codec import HeatmapCodec
+from .auto import AutoDecision, choose_backend, default_backend, measure
+from .codec import OUTPUT_STRIDE, HeatmapCodec
+from .engines import AUTO, Backend, build_engine, engine_spec, open_exported
 from .errors import BoxError
-from .flip import flip_back_numpy, mirror_shift
+from .flip import check_flip_shift, flip_back_numpy, mirror_shift
+from .formats import file_kind
 from .images import read_image
-from .skeletons import Skeleton
+from .model import PoseResNet, PoseResNetConfig
+from .parity import real_crops
+from .skeletons import Skeleton, get_skeleton
 from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, check_scales, crop, heatmap_to_image,
                          normalize, whole_image_box, zoom_heatmaps)
+from .weights import LoadedWeights, load_weights
 
 ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
+DEFAULT_BATCH = 16  # people per engine call (twice that with the flip test): bounded memory on any image
 
 
 @dataclass
@@ -68,58 +81,63 @@ class Predictor:
     """Loads weights once and predicts keypoints for any image and optional person boxes.
 
     ``weights`` is a registry name, a checkpoint path or URL, a :class:`~hpe_utils.weights.LoadedWeights`,
-    or an exported model (``.onnx``, ``.torchscript``). ``backend`` names the engine: "auto" (the default,
-    or ``$HPE_BACKEND`` when set) measures the engines once per machine and weights and keeps the fastest
-    that matches eager fp32 (see :mod:`hpe_utils.accel`); or one of "torch", "torch-bf16", "compiled",
-    "compiled-bf16", "onnx", "onnx-int8", "torchscript" on CPU, "torch", "torch-fp16", "torchscript" on
-    CUDA. An exported file runs in its own runtime. Pre- and post-processing are numpy and shared by all.
-    ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
+    or an exported model (``.onnx``, ``.torchscript``), which runs in its own runtime. ``backend`` names an
+    engine of :data:`~hpe_utils.engines.ENGINES` or "auto" (the default, or ``$HPE_BACKEND`` when set): see
+    :mod:`hpe_utils.auto`; ``expected_images`` tells it how much work is coming (it measures and compiles only
+    when that repays the cost) and ``background=True`` (a server) measures in a thread and switches engines
+    when done. ``self.backend.name`` says which engine runs; ``self.decision`` holds auto's measurements.
     ``box_padding`` (crop = box x padding) defaults to the one stored with the weights (1.25 when none is).
     ``refine`` is the codec's sub-pixel step ("dark", or the original's "quarter"); the flip test moves the
-    mirrored branch by the exact :func:`~hpe_utils.flip.mirror_shift`. ``scales`` (default 1 only) are test
-    scales: crops that many times the padded box around the same centre, whose heatmaps are zoomed back and
-    averaged before decoding (each scale costs one more pass).
+    mirrored branch by ``flip_shift`` heatmap pixels (default: the exact :func:`~hpe_utils.flip.mirror_shift`).
+    ``scales`` (default 1 only) are test scales: crops that many times the padded box around the same centre,
+    whose heatmaps are zoomed back and averaged before decoding (each scale costs one more pass). ``sigma``
+    is the training Gaussian's, which DARK decoding blurs with (default: the input size's usual one).
     """
 
-    def __init__(self, weights: str | os.PathLike | Any = "default", *, device: str | torch.device = "cpu",
-                 flip: bool = True, batch_size: int = 16, input_size: tuple[int, int] | None = None,
+    def __init__(self, weights: str | os.PathLike | LoadedWeights = "default", *, device: str | torch.device = "cpu",
+                 flip: bool = True, batch_size: int = DEFAULT_BATCH, input_size: tuple[int, int] | None = None,
                  skeleton: str | None = None, color_order: str | None = None, box_padding: float | None = None,
                  backend: str | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
-                 remeasure: bool = False, refine: str = "dark", scales: Sequence[float] = (1.0,)) -> None:
-        from .accel import BACKEND_ENV, AutoDecision, build_engine, choose_backend, engine_spec, real_crops
-        from .backends import exported_kind, open_exported
-        from .skeletons import get_skeleton
-        from .weights import LoadedWeights, load_weights
-
+                 remeasure: bool = False, refine: str = "dark", scales: Sequence[float] = (1.0,),
+                 flip_shift: float | None = None, sigma: float | None = None, expected_images: float = 1,
+                 background: bool = False) -> None:
         self.scales = check_scales(scales)  # before any loading, so a bad value fails fast
-        explicit = backend  # $HPE_BACKEND is a default for checkpoints; an exported file always runs in its runtime
-        backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+        self.flip_shift = None if flip_shift is None else check_flip_shift(flip_shift)
         say = log or (lambda _m: None)
         self.device = torch.device(device)
         self.weights: LoadedWeights | None = None
         self.model: torch.nn.Module | None = None
         self.decision: AutoDecision | None = None
-        kind = None if isinstance(weights, LoadedWeights) else exported_kind(weights, explicit)
-        if kind is not None:
-            self.backend, meta = open_exported(weights, kind, self.device)
+        self._measuring: threading.Thread | None = None
+        if not isinstance(weights, LoadedWeights) and file_kind(weights) is not None:
+            # $HPE_BACKEND is a default for checkpoints; an exported file always runs in its own runtime
+            self.backend: Backend = open_exported(weights, self.device, backend)  # type: ignore[arg-type]
+            meta = self.backend.meta  # type: ignore[attr-defined]
             sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
             padding = meta.get("box_padding", BOX_PADDING)  # files exported before the padding was stored
+            stride = PoseResNetConfig.from_dict(meta["config"]).stride if "config" in meta else OUTPUT_STRIDE
         else:
             loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
                 weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
                 progress=progress)
             self.weights = loaded
             self.model = loaded.model.to(self.device).eval()
-            sk_name, size, order = loaded.skeleton.name, loaded.input_size, loaded.color_order
-            padding = loaded.box_padding
-            in_size = tuple(int(v) for v in (input_size or size))
-            order = color_order or order
-            spec = engine_spec(self.model, self.device, in_size,  # type: ignore[arg-type]
-                               lambda: real_crops(in_size, order))  # type: ignore[arg-type]
-            if backend == "auto":
-                self.backend, self.decision = choose_backend(spec, spec.calibration, batch=2 if flip else 1, log=say,
-                                                              remeasure=remeasure)
+            sk_name, size, order, padding = loaded.skeleton.name, loaded.input_size, loaded.color_order, loaded.box_padding
+            stride = loaded.config.stride if loaded.config is not None else OUTPUT_STRIDE
+            in_size: tuple[int, int] = tuple(int(v) for v in (input_size or size))  # type: ignore[assignment]
+            crops_order = color_order or order
+            spec = engine_spec(self.model, self.device, in_size, lambda: real_crops(in_size, crops_order))
+            backend = backend or default_backend()
+            if backend == AUTO:
+                # in the background, the first engine is whatever loads at once (a cached choice, or eager)
+                self.backend, self.decision = choose_backend(
+                    spec, batch=2 if flip else 1, expected_images=1 if background else expected_images,
+                    remeasure=remeasure and not background, log=say)
                 say(self.decision.summary())
+                if background and (remeasure or not (self.decision.cached or self.decision.measured)):
+                    self._measuring = threading.Thread(target=self._measure_and_switch, args=(spec, 2 if flip else 1, say),
+                                                       name="hpe-auto-measure", daemon=True)
+                    self._measuring.start()
             else:
                 self.backend = build_engine(backend, spec, say)
         self.skeleton: Skeleton = get_skeleton(skeleton or sk_name)
@@ -128,9 +146,55 @@ class Predictor:
         self.box_padding: float = check_box_padding(padding if box_padding is None else box_padding)
         self.flip = flip
         self.batch_size = batch_size
-        self.codec = HeatmapCodec(self.input_size, refine=refine)
+        w, h = self.input_size
+        self.codec = HeatmapCodec(self.input_size, (w // stride, h // stride), sigma=sigma, refine=refine)
         self._flip_perm = self.skeleton.flip_permutation()
         self.last_timings: dict[str, float] = {}  # ms per stage of the last call: read, preprocess, model, postprocess
+
+    @classmethod
+    def from_model(cls, model: PoseResNet, *, skeleton: str, input_size: tuple[int, int], color_order: str = "rgb",
+                   box_padding: float = BOX_PADDING, backend: str = "torch", **kwargs: Any) -> Predictor:
+        """A predictor around a model in memory (a training run's), sharing its weights: the same pipeline as a file's."""
+        sk = get_skeleton(skeleton)
+        loaded = LoadedWeights(model, getattr(model, "config", None), sk, (int(input_size[0]), int(input_size[1])), color_order,
+                               "in-memory", "in-memory model", None, {}, check_box_padding(box_padding))
+        return cls(loaded, backend=backend, **kwargs)
+
+    def _measure_and_switch(self, spec: Any, batch: int, say: Callable[[str], None]) -> None:
+        """Measure the engines in the background and switch to the winner (running calls finish on the old one)."""
+        try:
+            t0 = time.perf_counter()
+            engine, decision = measure(spec, batch=batch, log=say)
+            decision.seconds = time.perf_counter() - t0
+            self.backend, self.decision = engine, decision
+            say(decision.summary())
+        except Exception as e:  # measuring is an optimisation: the server keeps running on eager PyTorch
+            say(f"backend auto: background measurement failed ({type(e).__name__}: {e}); staying on torch")
+
+    def wait_for_backend(self, timeout: float | None = None) -> bool:
+        """Block until a background measurement (``background=True``) has finished; True when none is running."""
+        if self._measuring is not None:
+            self._measuring.join(timeout)
+            return not self._measuring.is_alive()
+        return True
+
+    # ------------------------------------------------------------------ the pipeline, stage by stage
+
+    def regions(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes (N, 4) -> crop centres (N, 2) and scales (N, 2), widened to the input's aspect and padded."""
+        aspect = self.input_size[0] / self.input_size[1]
+        cs = [box_to_center_scale(b, aspect, self.box_padding) for b in boxes]
+        return np.stack([c for c, _ in cs]), np.stack([s for _, s in cs])
+
+    def crops(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray, zoom: float = 1.0) -> np.ndarray:
+        """Normalised crops (N, 3, H, W) of regions of one RGB image; ``zoom`` crops that many times wider."""
+        return normalize(np.stack([crop(image, c, s * zoom, self.input_size) for c, s in zip(centers, scales)]),
+                         self.color_order)
+
+    def preprocess(self, image: np.ndarray, boxes: np.ndarray, zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2)) of the unit crop."""
+        centers, scales = self.regions(boxes)
+        return self.crops(image, centers, scales, zoom), centers, scales
 
     def run_model(self, x: np.ndarray) -> np.ndarray:
         """Normalised crops (N, 3, H, W) -> heatmaps (N, K, h, w), with the flip test when enabled."""
@@ -138,22 +202,23 @@ class Predictor:
             return self.backend(x)
         n = x.shape[0]
         both = self.backend(np.concatenate([x, np.ascontiguousarray(x[..., ::-1])]))
-        shift = mirror_shift(x.shape[3], both.shape[3])
-        return (both[:n] + flip_back_numpy(both[n:], self._flip_perm, shift)) * 0.5
+        return (both[:n] + flip_back_numpy(both[n:], self._flip_perm, self.applied_flip_shift or 0.0)) * 0.5
 
-    def _heatmaps(self, x: np.ndarray) -> np.ndarray:
-        """run_model over crops in batches of ``batch_size``."""
-        return np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+    @property
+    def applied_flip_shift(self) -> float | None:
+        """Heatmap pixels the flip test moves the mirrored branch: ``flip_shift`` or the exact mirror offset."""
+        if not self.flip:
+            return None
+        assert self.codec.heatmap_size is not None
+        exact = mirror_shift(self.input_size[0], self.codec.heatmap_size[0])
+        return exact if self.flip_shift is None else self.flip_shift
 
-    def preprocess(self, image: np.ndarray, boxes: np.ndarray, zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """RGB image + boxes -> (normalised crops (N, 3, H, W), centres (N, 2), scales (N, 2)).
+    def heatmaps(self, views: Sequence[np.ndarray]) -> np.ndarray:
+        """Crops of the same people at each of ``self.scales`` -> heatmaps averaged in the unit crop's frame."""
+        def batched(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
 
-        ``zoom`` crops that many times wider (a test scale); the centres and scales returned stay the unit crop's.
-        """
-        aspect = self.input_size[0] / self.input_size[1]
-        cs = [box_to_center_scale(b, aspect, self.box_padding) for b in boxes]
-        crops = np.stack([crop(image, c, s * zoom, self.input_size) for c, s in cs])
-        return normalize(crops, self.color_order), np.stack([c for c, _ in cs]), np.stack([s for _, s in cs])
+        return np.mean([zoom_heatmaps(batched(x), z) for z, x in zip(self.scales, views)], axis=0)
 
     def postprocess(self, heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps -> keypoints in image pixels (N, K, 2) and scores (N, K)."""
@@ -161,6 +226,23 @@ class Predictor:
         coords, scores = self.codec.decode(heatmaps)
         kps = np.stack([heatmap_to_image(c, ce, s, self.codec.heatmap_size) for c, ce, s in zip(coords, centers, scales)])
         return kps, scores
+
+    def predict_regions(self, images: Sequence[np.ndarray], centers: np.ndarray,
+                        scales: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pipeline: region i of RGB image i -> (keypoints (N, K, 2) in image pixels, scores (N, K), heatmaps).
+
+        ``hpe predict`` passes one image per person box; ``hpe eval`` one annotated person per image.
+        """
+        t0 = time.perf_counter()
+        views = [np.concatenate([self.crops(img, c[None], s[None], z) for img, c, s in zip(images, centers, scales)])
+                 for z in self.scales]
+        t1 = time.perf_counter()
+        hms = self.heatmaps(views)
+        t2 = time.perf_counter()
+        kps, scores = self.postprocess(hms, centers, scales)
+        t3 = time.perf_counter()
+        self.last_timings = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        return kps, scores, hms
 
     def __call__(self, image: ImageLike, boxes: Sequence[Sequence[float]] | np.ndarray | None = None, *,
                  return_heatmaps: bool = False) -> PoseResult:
@@ -170,17 +252,11 @@ class Predictor:
         rgb = read_image(image)
         h, w = rgb.shape[:2]
         bxs = _as_boxes(boxes, w, h)
-        t1 = time.perf_counter()
-        views = [self.preprocess(rgb, bxs, z) for z in self.scales]
-        centers, scales = views[0][1], views[0][2]
-        t2 = time.perf_counter()
-        hms = np.mean([zoom_heatmaps(self._heatmaps(x), z) for z, (x, _, _) in zip(self.scales, views)], axis=0)
-        t3 = time.perf_counter()
-        kps, scores = self.postprocess(hms, centers, scales)
+        t_read = (time.perf_counter() - t0) * 1e3
+        centers, scales = self.regions(bxs)
+        kps, scores, hms = self.predict_regions([rgb] * len(bxs), centers, scales)
         people = [Person(b, k, s) for b, k, s in zip(bxs, kps, scores)]
-        t4 = time.perf_counter()
-        self.last_timings = {"read": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "model": (t3 - t2) * 1e3,
-                             "postprocess": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
+        self.last_timings = {"read": t_read, **self.last_timings, "total": (time.perf_counter() - t0) * 1e3}
         return PoseResult(w, h, self.skeleton, people, name, hms if return_heatmaps else None)
 
 
@@ -188,3 +264,6 @@ def predict(image: ImageLike, boxes: Sequence[Sequence[float]] | None = None, *,
             device: str = "cpu", flip: bool = True, scales: Sequence[float] = (1.0,)) -> PoseResult:
     """One call: load the weights, predict, return the result (build a :class:`Predictor` to reuse the model)."""
     return Predictor(weights, device=device, flip=flip, scales=scales)(image, boxes)
+
+
+__all__ = ["DEFAULT_BATCH", "ImageLike", "Person", "PoseResult", "Predictor", "predict"]

@@ -11,7 +11,11 @@ anything else is a bug of ours, logged with its traceback and answered with a ge
 import base64
 import json
 import logging
+import math
 import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -23,6 +27,7 @@ import numpy as np
 
 from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
 from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
+from .predictor import Predictor
 from .viz import SCORE_THRESHOLD, draw_people
 
 log = logging.getLogger("hpe_utils.serve")
@@ -180,9 +185,10 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from .predictor import Predictor
-
-    pred = predictor or Predictor(weights, backend=backend, device=device, progress=False)
+    # a server sees many images: with backend auto it answers on eager PyTorch at once and measures the engines
+    # in a background thread (cached afterwards), switching to the fastest when that is done
+    pred = predictor or Predictor(weights, backend=backend, device=device, progress=False, expected_images=math.inf,
+                                  background=True, log=logging.getLogger("hpe_utils.serve").info)
     limiter = anyio.CapacityLimiter(concurrency)
     app = FastAPI(title="hpe-workbook pose API", version="0.1.0",
                   description="Simple Baselines 2D human pose estimation. POST an image to /predict.")
@@ -212,6 +218,8 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
         """Liveness plus what is being served."""
         return {"status": "ok", "skeleton": pred.skeleton.name, "input_size": list(pred.input_size),
                 "backend": pred.backend.name, "flip_test": pred.flip, "refine": pred.codec.refine,
+                # auto's background measurement still running: the backend above may change
+                "measuring_engines": not getattr(pred, "wait_for_backend", lambda _t: True)(0),
                 "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels}}
 
     @app.get("/skeleton")
@@ -255,8 +263,6 @@ class BackgroundServer:
     """
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0) -> None:
-        import socket
-
         import uvicorn
 
         if port == 0:
@@ -269,9 +275,6 @@ class BackgroundServer:
         self.thread: Any = None
 
     def start(self) -> str:
-        import threading
-        import time
-
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + self.timeout
@@ -308,10 +311,12 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Method
 
 @lru_cache(maxsize=1)
 def _lambda_predictor() -> Any:
-    """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default')."""
-    from .predictor import Predictor
+    """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default').
 
-    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), progress=False)  # backend: $HPE_BACKEND or auto
+    Backend: $HPE_BACKEND or auto, which on a cold start loads a choice cached in the image (or runs eager
+    PyTorch): measuring there would add a minute to the first request.
+    """
+    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), progress=False)
 
 
 def _lambda_response(status: int, body: bytes | str, media: str = "application/json") -> dict[str, Any]:
@@ -363,3 +368,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None, *, predictor: Any
     except Exception:
         status, body = internal_error("lambda_handler")
         return _lambda_response(status, json.dumps(body))
+
+
+__all__ = ["BackgroundServer", "ClientError", "Limits", "MULTIPART_SLACK", "create_app", "lambda_handler",
+           "client_error", "decode_upload", "image_from_multipart", "internal_error", "parse_boxes", "run_prediction", "serve",
+           "skeleton_info"]

@@ -188,3 +188,7 @@ def lsp_to_mpii(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray,
         vis[..., m] = both.astype(np.float32)
     out[vis == 0] = 0.0
     return out, vis
+
+
+__all__ = ["COCO17", "LSP14", "MPII16", "PART_COLOURS", "SKELETONS", "Skeleton", "get_skeleton", "lsp_to_mpii",
+           "skeleton_for_num_joints"]

@@ -7,40 +7,43 @@ project's own weights format), ``metrics.csv`` / ``metrics.json`` (one row per e
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import dataclasses
 import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from tqdm.auto import tqdm
 
 from .codec import HeatmapCodec
-from .datasets import AugmentConfig, DatasetError, TopDownDataset, dataset_samples
-from .download import write_atomic
+from .datasets import DATASETS, AugmentConfig, DatasetError, TopDownDataset, dataset_samples
 from .evaluate import predict_dataset, score_pck
+from .files import write_atomic
 from .losses import JointsMSELoss
 from .model import PoseResNet, PoseResNetConfig
+from .predictor import Predictor
 from .skeletons import get_skeleton
 from .transforms import BOX_PADDING
+from .weights import load_backbone, load_weights, save_checkpoint
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a run; saved as ``config.json`` beside the checkpoints."""
 
-    dataset: str = "lsp"  # lsp | coco | mpii
-    data: str = "../shared/data/lspet"  # lsp: folder with joints.mat + images/; coco/mpii: annotation json
+    dataset: str = "lsp"  # a name of datasets.DATASETS
+    data: str = "../shared/data/lspet"  # what that dataset's loader reads (DATASETS[dataset].data)
     images: str | None = None  # coco/mpii: image folder (default: found beside the json, see dataset_samples)
-    train_range: tuple[int, int] | None = (0, 8500)  # lsp: 0-based image indices [start, stop)
+    train_range: tuple[int, int] | None = (0, 8500)  # numbered datasets (lsp): 0-based image indices [start, stop)
     val_range: tuple[int, int] | None = (8500, 9000)
-    val_fraction: float = 0.1  # coco/mpii without ranges: last share of samples for validation
+    val_fraction: float = 0.1  # the others: last share of samples for validation
     skeleton: str = "mpii16"
     depth: int = 18
     input_size: tuple[int, int] = (128, 128)  # (width, height)
@@ -74,6 +77,8 @@ class TrainConfig:
     backbone_weights: str | None = None  # ImageNet ResNet file for the backbone (the paper's start); head stays random
 
     def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if self.init_weights and self.backbone_weights:
             raise ValueError("init_weights and backbone_weights are both set: start from one or the other")
 
@@ -98,11 +103,11 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     aspect = cfg.input_size[0] / cfg.input_size[1]
     codec = HeatmapCodec(tuple(cfg.input_size), sigma=cfg.sigma,  # type: ignore[arg-type]
                          unbiased=cfg.unbiased_encoding)
-    if cfg.dataset == "lsp":
+    if DATASETS[cfg.dataset].takes_range:
         tr = range(*cfg.train_range) if cfg.train_range else None
         va = range(*cfg.val_range) if cfg.val_range else None
-        train_s = dataset_samples("lsp", cfg.data, sk, aspect, cfg.box_padding, tr)
-        val_s = dataset_samples("lsp", cfg.data, sk, aspect, cfg.box_padding, va) if va is not None else []
+        train_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, tr)
+        val_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, va) if va is not None else []
     else:
         samples = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, images=cfg.images)
         n_val = max(1, int(round(len(samples) * cfg.val_fraction))) if len(samples) > 1 else 0
@@ -120,6 +125,9 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+_VALIDATION_ENGINES = {"fp32": "torch", "bf16": "torch-bf16", "fp16": "torch-fp16"}  # precision -> engine
 
 
 def _autocast_dtype(precision: str) -> torch.dtype | None:
@@ -202,10 +210,6 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     """Train (or resume) a run; returns the final metrics row. Safe to interrupt at any point."""
-    from tqdm.auto import tqdm
-
-    from .weights import load_backbone, load_weights, save_checkpoint
-
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = pick_device(cfg.device)
     if distributed and not dist.is_initialized():
@@ -303,7 +307,11 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
         val_pck = float("nan")
         per_joint: dict[str, Any] = {}
         if _is_main() and len(val_ds):
-            preds = predict_dataset(model, val_ds, flip=cfg.val_flip, device=device, autocast_dtype=dtype)
+            validator = Predictor.from_model(model, skeleton=sk.name, input_size=tuple(cfg.input_size),  # type: ignore[arg-type]
+                                             box_padding=cfg.box_padding, device=device, flip=cfg.val_flip,
+                                             backend=_VALIDATION_ENGINES[precision], batch_size=cfg.batch_size,
+                                             sigma=train_ds.codec.sigma)
+            preds = predict_dataset(validator, val_ds)
             res = score_pck(preds, sk, 0.2)
             val_pck, per_joint = res.mean, res.to_dict()["per_joint"]
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
@@ -330,3 +338,6 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     if distributed and dist.is_initialized():
         dist.destroy_process_group()
     return row
+
+
+__all__ = ["TrainConfig", "build_datasets", "choose_precision", "pick_device", "train"]

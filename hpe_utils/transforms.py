@@ -12,7 +12,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .errors import BoxError
+from .errors import BoxError, InputError
 
 PIXEL_STD = 200.0  # the original code measures scale in units of 200 pixels (an MPII convention)
 BOX_PADDING = 1.25  # context added around a detection box before cropping (a checkpoint may store its own)
@@ -20,13 +20,13 @@ PADDING_RANGE = (1.0, 4.0)  # below 1 the crop cuts into the box; above 4 the pe
 
 
 def check_box_padding(padding: float) -> float:
-    """A box padding as a float, or ValueError: it sets how much of the picture the network sees around a person."""
+    """A box padding as a float, or InputError: it sets how much of the picture the network sees around a person."""
     try:
         p = float(padding)
     except (TypeError, ValueError):
         p = math.nan
     if not (math.isfinite(p) and PADDING_RANGE[0] <= p <= PADDING_RANGE[1]):
-        raise ValueError(f"box padding must be between {PADDING_RANGE[0]} and {PADDING_RANGE[1]}, got {padding}")
+        raise InputError(f"box padding must be between {PADDING_RANGE[0]} and {PADDING_RANGE[1]}, got {padding}")
     return p
 
 
@@ -108,7 +108,7 @@ def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
     """Test scales (crop size relative to the padded box) as a tuple, refusing empty or non-positive ones."""
     out = tuple(float(v) for v in scales)
     if not out or not all(np.isfinite(v) and v > 0 for v in out):
-        raise ValueError(f"test scales must be one or more positive numbers, got {list(scales)}")
+        raise InputError(f"test scales must be one or more positive numbers, got {list(scales)}")
     return out
 
 
@@ -160,7 +160,7 @@ def normalize(crops: np.ndarray, color_order: str = "rgb") -> np.ndarray:
     if color_order == "bgr":
         x = x[..., ::-1]
     elif color_order != "rgb":
-        raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
+        raise InputError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
     x = (x.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
@@ -219,3 +219,9 @@ def random_erase(patch: np.ndarray, rng: np.random.Generator, area: tuple[float,
             out[y:y + eh, x:x + ew] = rng.integers(0, 256, size=(eh, ew, patch.shape[2]), dtype=np.uint8)
             return out
     return patch
+
+
+__all__ = ["BOX_PADDING", "IMAGENET_MEAN", "IMAGENET_STD", "LUMA", "PADDING_RANGE", "PIXEL_STD", "affine_points",
+           "box_to_center_scale", "center_scale_to_box", "check_box_padding", "check_scales", "crop", "denormalize",
+           "flip_keypoints", "get_affine_transform", "heatmap_to_image", "normalize", "photometric_jitter", "random_erase",
+           "whole_image_box", "zoom_heatmaps"]

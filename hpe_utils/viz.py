@@ -204,3 +204,7 @@ def plot_augmentations(dataset: Any, index: int = 0, *, draws: int = 6,
         dataset.set_epoch(first_epoch)
     fig.suptitle(title)
     return fig
+
+
+__all__ = ["SCORE_THRESHOLD", "draw_people", "draw_skeleton", "plot_augmentations", "plot_heatmap_grid",
+           "plot_heatmap_overlay", "plot_keypoints", "plot_loss_curve", "plot_per_joint", "plot_side_by_side"]

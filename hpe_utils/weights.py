@@ -14,8 +14,9 @@ from typing import Any, Mapping
 
 import torch
 
-from .download import ChecksumError, WeightsError, cache_dir, repo_root, write_atomic
 from .download import download as fetch
+from .errors import ChecksumError, WeightsError
+from .files import cache_dir, repo_root, write_atomic
 from .model import RESNET_BLOCKS, PoseResNet, PoseResNetConfig
 from .skeletons import Skeleton, get_skeleton, skeleton_for_num_joints
 from .transforms import BOX_PADDING, check_box_padding
@@ -95,7 +96,7 @@ def _mmpose_coco(depth: int, file: str, metric: str, verified: bool) -> WeightsE
         filename=file, urls=(_MMPOSE_V1 + file,), sha256=sha.group(1), metric=metric, source="open-mmlab/mmpose",
     )
 
-REGISTRY: Mapping[str, WeightsEntry] = {e.name: e for e in (
+WEIGHTS: Mapping[str, WeightsEntry] = {e.name: e for e in (
     WeightsEntry(
         name="default", description="This project's own checkpoint, trained from scratch on LSP-extended (model card: weights/README.md)",
         depth=18, skeleton="mpii16", input_size=(192, 192), color_order="rgb", key_format="hpe",
@@ -121,7 +122,7 @@ class LoadedWeights:
     """A ready model plus everything needed to feed it correctly."""
 
     model: PoseResNet
-    config: PoseResNetConfig
+    config: PoseResNetConfig | None  # None for a model in memory that is not a PoseResNet (tests, stand-ins)
     skeleton: Skeleton
     input_size: tuple[int, int]
     color_order: str
@@ -265,9 +266,9 @@ def _entry_file(entry: WeightsEntry, *, download_ok: bool, progress: bool) -> Pa
 
 def download_weights(name: str, *, progress: bool = True) -> Path:
     """Fetch a registry entry into the cache (``hpe weights download NAME``)."""
-    if name not in REGISTRY:
-        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(REGISTRY)}")
-    return _entry_file(REGISTRY[name], download_ok=True, progress=progress)
+    if name not in WEIGHTS:
+        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
+    return _entry_file(WEIGHTS[name], download_ok=True, progress=progress)
 
 
 def read_checkpoint(path: str | os.PathLike) -> Any:
@@ -319,8 +320,8 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
     if isinstance(spec, WeightsEntry):
         entry = spec
         path = _entry_file(entry, download_ok=download, progress=progress)
-    elif isinstance(spec, str) and spec in REGISTRY:
-        entry = REGISTRY[spec]
+    elif isinstance(spec, str) and spec in WEIGHTS:
+        entry = WEIGHTS[spec]
         path = _entry_file(entry, download_ok=download, progress=progress)
     elif isinstance(spec, str) and _is_url(spec):
         name = Path(spec.split("?")[0]).name or "weights.pth"
@@ -330,7 +331,7 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
         path = Path(spec)
         if not path.exists():
             raise WeightsError(f"{spec}: no such file and no registry entry of that name "
-                               f"(known: {', '.join(REGISTRY)})")
+                               f"(known: {', '.join(WEIGHTS)})")
     label = str(path)
     obj = read_checkpoint(path)
     meta: dict[str, Any] = {}
@@ -430,21 +431,22 @@ def set_box_padding(spec: str | os.PathLike, out: str | os.PathLike, box_padding
 
 
 def list_weights() -> list[WeightsEntry]:
-    return list(REGISTRY.values())
+    return list(WEIGHTS.values())
 
 
 def describe_weights_table() -> str:
     """The registry as a Markdown table (README, ``hpe weights list``)."""
     rows = ["| name | architecture | input (HxW) | skeleton | colour order | reported accuracy | how to get |",
             "|---|---|---|---|---|---|---|"]
-    for e in REGISTRY.values():
+    for e in WEIGHTS.values():
         rows.append(f"| `{e.name}` | ResNet-{e.depth} + 3 deconv | {e.input_size[1]}x{e.input_size[0]} | {e.skeleton} | "
                     f"{e.color_order.upper()} | {e.metric} | {e.how_to_get()} |")
     return "\n".join(rows)
 
 
 __all__ = [
-    "ChecksumError", "LoadedWeights", "REGISTRY", "WeightsEntry", "WeightsError", "describe_weights_table",
+    "ChecksumError", "LoadedWeights", "WEIGHTS", "WeightsEntry", "WeightsError", "average_checkpoints", "load_backbone",
+    "describe_weights_table",
     "download_weights", "infer_config", "list_weights", "load_weights", "normalize_keys", "read_checkpoint",
     "save_checkpoint", "set_box_padding", "strict_load", "unwrap_state_dict",
 ]

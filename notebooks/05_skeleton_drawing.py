@@ -46,10 +46,9 @@ import json
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from hpe_utils.images import read_image
-from hpe_utils.predictor import Predictor
+from hpe_utils import Predictor, draw_skeleton, plot_keypoints, read_image
 from hpe_utils.skeletons import COCO17, MPII16, PART_COLOURS
-from hpe_utils.viz import draw_skeleton, plot_keypoints, plot_side_by_side
+from hpe_utils.viz import plot_side_by_side
 
 # %% [markdown]
 # ## Two skeletons

@@ -47,18 +47,20 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hpe_utils import export as ex
-from hpe_utils import accel
-from hpe_utils.cli import default_calibration_images
-from hpe_utils.backends import TorchScriptBackend
-from hpe_utils.predictor import Predictor
+from hpe_utils import Predictor
+from hpe_utils.export import export
+from hpe_utils.engines import TorchScriptBackend
+from hpe_utils.files import shipped_images
+from hpe_utils.formats import export_program, trace_torchscript
+from hpe_utils.parity import compare_heatmaps, real_crops
+from hpe_utils.timing import side_by_side_ms
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # "deprecated": we know, see above
 torch.set_num_threads(2)
 predictor = Predictor("default", flip=False, backend="torch")  # eager fp32: the reference for every export
 model = predictor.model.eval()
-images = default_calibration_images()
-x = ex.calibration_crops(images, predictor)  # real crops: the demo image, the samples and their mirror images
+images = shipped_images()
+x = real_crops(predictor.input_size, predictor.color_order, images)  # the demo image, the samples and their mirrors
 with torch.no_grad():
     reference = model(torch.from_numpy(x)).numpy()
 print(f"{len(images)} real images -> {x.shape[0]} crops {x.shape[1:]}; reference heatmaps {reference.shape}")
@@ -71,11 +73,11 @@ tmp = Path(tempfile.mkdtemp())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-traced = ex.trace_torchscript(model, torch.from_numpy(x[:1]))
+traced = trace_torchscript(model, torch.from_numpy(x[:1]))
 traced.save(str(tmp / "model.torchscript"))
 loaded = torch.jit.load(str(tmp / "model.torchscript"), map_location="cpu")
 with torch.no_grad():
-    report = ex.compare_heatmaps(reference, loaded(torch.from_numpy(x)).numpy(), "torchscript", 1e-4, 0.0)
+    report = compare_heatmaps(reference, loaded(torch.from_numpy(x)).numpy(), predictor.input_size, "torchscript", 1e-4, 0.0)
 print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
 
 # %% [markdown]
@@ -85,9 +87,10 @@ print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-program = ex.export_program(model, torch.from_numpy(x[:2]))
+program = export_program(model, torch.from_numpy(x[:2]))
 with torch.no_grad():
-    report = ex.compare_heatmaps(reference, program.module()(torch.from_numpy(x)).numpy(), "torch.export", 1e-4, 0.0)
+    got = program.module()(torch.from_numpy(x)).numpy()
+report = compare_heatmaps(reference, got, predictor.input_size, "torch.export", 1e-4, 0.0)
 print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
 
 # %% [markdown]
@@ -100,7 +103,7 @@ print(report.ok, "| joints moved > 1 heatmap px:", report.moved_share)
 # NBVAL_CHECK_OUTPUT
 reports = {}
 for fmt, name in (("onnx", "model.onnx"), ("onnx-int8", "model_int8.onnx")):
-    reports[fmt] = ex.export("default", fmt, tmp / name, images, log=lambda _m: None)
+    reports[fmt] = export("default", fmt, tmp / name, images, log=lambda _m: None)
     print(fmt, "passes:", reports[fmt].ok)
 
 # %%
@@ -118,8 +121,8 @@ backends = {"PyTorch eager": predictor.backend,
             "TorchScript": TorchScriptBackend(tmp / "model.torchscript", torch.device("cpu")),
             "ONNX Runtime": Predictor(tmp / "model.onnx").backend,
             "ONNX Runtime int8": Predictor(tmp / "model_int8.onnx").backend}
-b1 = accel.side_by_side_ms({n: (lambda b=b: b(x[:1])) for n, b in backends.items()}, rounds=15)
-b8 = accel.side_by_side_ms({n: (lambda b=b: b(x[:8])) for n, b in backends.items()}, rounds=7)
+b1 = side_by_side_ms({n: (lambda b=b: b(x[:1])) for n, b in backends.items()}, rounds=15)
+b8 = side_by_side_ms({n: (lambda b=b: b(x[:8])) for n, b in backends.items()}, rounds=7)
 for name in backends:
     print(f"{name:18s} batch 1: {b1[name]:6.1f} ms ({b1['PyTorch eager'] / b1[name]:4.1f}x)   batch 8: {b8[name]:6.1f} ms")
 
@@ -133,16 +136,36 @@ plt.show()
 
 # %% [markdown]
 # ## 5. Let the library choose: `backend="auto"`
-# `Predictor` does this comparison for you. With `backend="auto"` (the default) it builds each engine that
-# can help on this machine — eager PyTorch, ONNX Runtime, an AOTInductor-compiled model, and bf16 versions
-# when the CPU has fast bf16 matrix units (AMX) — checks that at least 99% of joints land within 1 heatmap
-# pixel of eager fp32 on the shipped images, times them at the predictor's batch (one person and its mirror
-# image) and keeps the fastest. int8 is never chosen silently: it moves joints. The choice and the compiled
-# files are cached per weights and machine, so only the first run pays (`hpe predict -v` shows the table,
-# `--remeasure` measures again).
+# Every engine the library can run is one entry of a registry, `hpe_utils.ENGINES`: its name, the devices
+# it runs on, what it needs installed, and whether `auto` may pick it. The CLI's `--backend` choices and
+# this table are read from it.
 
 # %%
-auto = Predictor("default")
+from IPython.display import Markdown
+
+from hpe_utils.engines import describe_engines_table
+
+Markdown(describe_engines_table())
+
+# %% [markdown]
+# With `backend="auto"` (the default) `Predictor` builds each candidate that can help on this machine —
+# eager PyTorch, ONNX Runtime, an AOTInductor-compiled model, and bf16 versions when the CPU has fast bf16
+# matrix units (AMX) — checks that at least 99% of joints land within 1 heatmap pixel of eager fp32 on the
+# shipped images, times them at the predictor's batch (one person and its mirror image) and keeps the
+# fastest. int8 is never chosen silently: it moves joints. The choice and the compiled files are cached per
+# weights and machine, so only the first run pays.
+#
+# That first run costs 20 s to over a minute on a laptop CPU, to save tens of milliseconds per image. So
+# `auto` weighs the work it is told about: for a few images (`expected_images`, 1 by default; `hpe predict`
+# passes the number of files) it runs eager PyTorch unless an earlier run already measured; for thousands,
+# or with `remeasure=True`, it measures; a server measures in the background (`background=True`).
+
+# %%
+few = Predictor("default")  # one picture: nothing is measured (unless an earlier run cached a choice)
+print(few.decision.summary())
+
+# %%
+auto = Predictor("default", expected_images=10_000)  # a large job: measured once, then cached
 print(auto.decision.summary())
 print(auto.decision.table())
 

@@ -46,8 +46,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hpe_utils.predictor import Predictor
-from hpe_utils.train import TrainConfig, train
+from hpe_utils import Predictor, TrainConfig
+from hpe_utils.train import train
 from hpe_utils.viz import draw_skeleton, plot_loss_curve, plot_side_by_side
 
 run_dir = Path(tempfile.mkdtemp()) / "run"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hpe_utils.weights import load_weights
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -30,8 +32,21 @@ def _no_internet(monkeypatch):
 @pytest.fixture(autouse=True)
 def _plain_backend_by_default(monkeypatch):
     """Tests build many predictors of throwaway models: plain PyTorch unless a test asks for another engine
-    (auto's one-off measurement is tested in test_accel.py; the notebooks run the real default, auto)."""
+    (auto is tested in test_auto.py; the notebooks run the real default, auto)."""
     monkeypatch.setenv("HPE_BACKEND", "torch")
+
+
+@pytest.fixture(scope="session")
+def default():
+    """The embedded default weights, loaded once (engine and auto tests build many predictors of them)."""
+    return load_weights("default")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty engine cache of this test's own: nothing compiled or decided by another test is reused."""
+    monkeypatch.setenv("HPE_CACHE_DIR", str(tmp_path))
+    return tmp_path / "engines"
 
 
 def shared_or_skip(*parts: str) -> Path:

@@ -12,7 +12,7 @@ from PIL import Image
 from bad_images import bad_image_corpus
 from hpe_utils.cli import main
 from hpe_utils.model import PoseResNet
-from hpe_utils.weights import REGISTRY, save_checkpoint
+from hpe_utils.weights import WEIGHTS, save_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 MESSI = REPO / "data" / "messi_kick.webp"
@@ -75,8 +75,8 @@ def test_existing_outputs_are_not_overwritten_without_asking(ckpt, tmp_path, cap
 def test_missing_weights_fail_with_a_message_never_random_predictions(tmp_path, capsys, monkeypatch):
     from hpe_utils import weights
 
-    entry = weights.WeightsEntry(**{**REGISTRY["default"].__dict__, "local_path": "weights/absent.pt"})
-    monkeypatch.setitem(weights.REGISTRY, "default", entry)
+    entry = weights.WeightsEntry(**{**WEIGHTS["default"].__dict__, "local_path": "weights/absent.pt"})
+    monkeypatch.setitem(weights.WEIGHTS, "default", entry)
     assert main(["predict", str(MESSI), "--json", str(tmp_path / "o.json")]) == 2
     assert "hpe train" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()

@@ -225,7 +225,7 @@ def test_dataset_samples_dispatch_and_refuse_mismatched_skeletons_and_ranges():
         dataset_samples("coco", COCO_JSON, "mpii16", 0.75)
     with pytest.raises(ValueError, match="lsp only"):
         dataset_samples("mpii", FIX / "mpii" / "test_mpii.json", "mpii16", 1.0, indices=range(1))
-    with pytest.raises(ValueError, match="lsp, coco or mpii"):
+    with pytest.raises(ValueError, match="one of lsp, coco, mpii"):  # the registry's names
         dataset_samples("h36m", FIX, "mpii16", 1.0)
 
 

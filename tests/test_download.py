@@ -9,7 +9,7 @@ import torch
 
 from hpe_utils.download import ChecksumError, WeightsError, download
 from hpe_utils.model import PoseResNet
-from hpe_utils.weights import REGISTRY, WeightsEntry, load_weights
+from hpe_utils.weights import WEIGHTS, WeightsEntry, load_weights
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -105,7 +105,7 @@ def test_registry_entry_with_wrong_checksum_is_refused(server, tmp_path, monkeyp
     root, url, _ = server
     monkeypatch.setenv("HPE_CACHE_DIR", str(tmp_path / "cache"))
     (root / "m.pth").write_bytes(_checkpoint_bytes(tmp_path))
-    base = REGISTRY["mmpose_mpii_r50_256x256"].__dict__
+    base = WEIGHTS["mmpose_mpii_r50_256x256"].__dict__
     bad = WeightsEntry(**{**base, "name": "test_bad", "filename": "m.pth", "urls": (f"{url}/m.pth",), "sha256": "deadbeef",
                           "depth": 18})
     with pytest.raises(ChecksumError):

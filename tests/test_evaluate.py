@@ -10,9 +10,11 @@ from hpe_utils.codec import HeatmapCodec
 from hpe_utils.datasets import AugmentConfig, TopDownDataset, lsp_samples
 from hpe_utils.evaluate import DatasetPredictions, predict_dataset, score_pck
 from hpe_utils.model import PoseResNet
+from hpe_utils.predictor import Predictor
 from hpe_utils.skeletons import LSP14, MPII16
 
 FIX = Path(__file__).resolve().parent / "fixtures"
+REPO = FIX.parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +30,12 @@ def _ds(skeleton=MPII16, size=(64, 64)):
     return TopDownDataset(lsp_samples(FIX / "lsp", range(6), skeleton), skeleton, HeatmapCodec(size), None)
 
 
+def _predictor(model, ds, **kw):
+    """The predictor that ``hpe eval`` builds, around a model in memory (64x64 input, the dataset's skeleton)."""
+    kw.setdefault("batch_size", 4)
+    return Predictor.from_model(model, skeleton=ds.skeleton.name, input_size=ds.codec.input_size, **kw)
+
+
 def _gt_predictions(ds):
     gt = np.stack([s.keypoints for s in ds.samples])
     vis = np.stack([s.visible for s in ds.samples])
@@ -39,9 +47,8 @@ def test_untrained_model_predictions_have_the_right_shapes_and_pck_range(flip):
     torch.manual_seed(0)
     ds = _ds()
     model = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
-    model.train()
-    preds = predict_dataset(model, ds, flip=flip, batch_size=4)
-    assert model.training  # restored after evaluation
+    preds = predict_dataset(_predictor(model, ds, flip=flip), ds)
+    assert preds.backend == "torch" and (preds.flip_shift == 0.75) is flip
     assert preds.keypoints.shape == (6, 16, 2) and preds.scores.shape == (6, 16)
     assert preds.gt.shape == (6, 16, 2) and preds.visible.shape == (6, 16)
     assert np.isfinite(preds.keypoints).all() and np.isfinite(preds.scores).all()
@@ -93,8 +100,8 @@ def test_predictions_are_mapped_back_to_image_pixels():
     # the original's quarter step leaves a target's symmetric peak where it is, so the only error is the
     # encoder's rounding; DARK moves peaks that the small 16x16 map cuts off at its border (see codec)
     samples = lsp_samples(FIX / "lsp", range(6), MPII16)
-    ds = TopDownDataset(samples, MPII16, HeatmapCodec((64, 64), refine="quarter"), None)
-    preds = predict_dataset(_TargetsAsHeatmaps(ds), ds, flip=False, batch_size=4)
+    ds = TopDownDataset(samples, MPII16, HeatmapCodec((64, 64)), None)
+    preds = predict_dataset(_predictor(_TargetsAsHeatmaps(ds), ds, flip=False, refine="quarter"), ds)
     # decoding a target heatmap lands within half a heatmap pixel of the joint (Gaussian centred on the
     # rounded position); one heatmap pixel spans scale * 200 / heatmap width image pixels
     hm_px = np.array([s.scale[0] * 200 / ds.codec.heatmap_size[0] for s in ds.samples])
@@ -107,9 +114,9 @@ def test_multi_scale_averages_the_zoomed_back_heatmaps_of_each_scale():
     # targets drawn in each zoomed crop, zoomed back and averaged, still decode onto the joints
     samples = lsp_samples(FIX / "lsp", range(6), MPII16)
     ds = TopDownDataset(samples, MPII16, HeatmapCodec((64, 64), unbiased=True), None)
-    single = predict_dataset(_TargetsAsHeatmaps(ds), ds, flip=False, batch_size=4)
+    single = predict_dataset(_predictor(_TargetsAsHeatmaps(ds), ds, flip=False), ds)
     wide = TopDownDataset([replace(s, scale=s.scale * 1.25) for s in samples], MPII16, ds.codec, None)
-    multi = predict_dataset(_TargetsPerScale([ds, wide], 4), ds, flip=False, batch_size=4, scales=(1.0, 1.25))
+    multi = predict_dataset(_predictor(_TargetsPerScale([ds, wide], 4), ds, flip=False, scales=(1.0, 1.25)), ds)
     assert single.scales == (1.0,) and multi.scales == (1.0, 1.25)
     hm_px = np.array([s.scale[0] * 200 / ds.codec.heatmap_size[0] for s in ds.samples])[:, None]
     ok = multi.visible > 0
@@ -119,14 +126,33 @@ def test_multi_scale_averages_the_zoomed_back_heatmaps_of_each_scale():
     torch.manual_seed(0)
     model = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)).eval()
     ds = _ds()
-    plain = predict_dataset(model, ds, batch_size=4)
-    np.testing.assert_array_equal(predict_dataset(model, ds, batch_size=4, scales=(1.0,)).keypoints, plain.keypoints)
-    a = predict_dataset(model, ds, batch_size=4, scales=(1.0, 1.2)).keypoints
-    b = predict_dataset(model, ds, batch_size=4, scales=(1.2, 1.0)).keypoints
+    plain = predict_dataset(_predictor(model, ds), ds)
+    np.testing.assert_array_equal(predict_dataset(_predictor(model, ds, scales=(1.0,)), ds).keypoints, plain.keypoints)
+    a = predict_dataset(_predictor(model, ds, scales=(1.0, 1.2)), ds).keypoints
+    b = predict_dataset(_predictor(model, ds, scales=(1.2, 1.0)), ds).keypoints
     np.testing.assert_allclose(a, b, atol=1e-3)
 
 
 def test_augmented_datasets_are_refused():
     ds = TopDownDataset(lsp_samples(FIX / "lsp", range(2), MPII16), MPII16, HeatmapCodec((64, 64)), AugmentConfig())
     with pytest.raises(ValueError, match="without augmentation"):
-        predict_dataset(PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)), ds)
+        predict_dataset(_predictor(PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)), ds), ds)
+
+
+def test_hpe_eval_runs_the_predictors_pipeline_and_gives_identical_keypoints(tmp_path):
+    """`hpe eval` measures what users run: its keypoints are those of Predictor(image, boxes=[the sample's box])."""
+    import json
+
+    from hpe_utils.cli import main
+
+    lsp = REPO / "data" / "lsp_sample"
+    out = tmp_path / "preds.json"
+    assert main(["eval", "--weights", "default", "--dataset", "lsp", "--data", str(lsp), "--range", "0", "12",
+                 "--predictions", str(out), "-q"]) == 0
+    records = json.loads(out.read_text())
+    p = Predictor("default", backend="torch")
+    samples = lsp_samples(lsp, range(12), MPII16, 1.0, padding=p.box_padding)
+    assert [r["image"] for r in records] == [s.image for s in samples]
+    for record, sample in zip(records, samples):
+        person = p(sample.image, boxes=[sample.extra["box"]]).people[0]
+        assert record["keypoints"] == person.to_json()["keypoints"], sample.image

@@ -6,8 +6,11 @@ import pytest
 import torch
 
 from hpe_utils import export as export_mod
-from hpe_utils.cli import default_calibration_images, main
+from hpe_utils.cli import main
+from hpe_utils.files import shipped_images
+from hpe_utils.formats import export_program
 from hpe_utils.predictor import Predictor
+from hpe_utils.weights import load_weights
 
 pytest.importorskip("onnxruntime")
 
@@ -28,7 +31,7 @@ def ckpt():
 @pytest.fixture(scope="module")
 def exported(ckpt, tmp_path_factory):
     out = tmp_path_factory.mktemp("exp")
-    images = default_calibration_images()
+    images = shipped_images()
     paths, reports = {}, {}
     for fmt, name in (("torchscript", "m.torchscript"), ("onnx", "m.onnx"), ("onnx-int8", "m_int8.onnx")):
         paths[fmt] = out / name
@@ -61,7 +64,8 @@ def test_exported_files_predict_the_messi_image_like_pytorch(ckpt, exported):
 
 
 def test_a_failed_parity_check_writes_nothing(ckpt, tmp_path, monkeypatch):
-    monkeypatch.setitem(export_mod.TOLERANCES, "onnx-int8", (0.0, 0.0))
+    strict = export_mod.ExportFormat("onnx-int8", ".onnx", 0.0, 0.0, "no tolerance at all")
+    monkeypatch.setitem(export_mod.EXPORT_FORMATS, "onnx-int8", strict)
     out = tmp_path / "bad.onnx"
     with pytest.raises(RuntimeError, match="not written"):
         export_mod.export(ckpt, "onnx-int8", out, [str(MESSI)], log=lambda _m: None)
@@ -78,10 +82,8 @@ def test_cli_export_refuses_to_overwrite_and_rejects_bad_formats(ckpt, tmp_path,
 
 
 def test_torch_export_program_runs_with_dynamic_batch(ckpt):
-    from hpe_utils.weights import load_weights
-
     model = load_weights(ckpt).model
-    prog = export_mod.export_program(model, torch.randn(1, 3, 128, 128))
+    prog = export_program(model, torch.randn(1, 3, 128, 128))
     x = torch.randn(3, 3, 128, 128)
     with torch.no_grad():
         assert torch.allclose(prog.module()(x), model(x), atol=1e-4)

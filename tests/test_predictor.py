@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from hpe_utils.backends import TorchBackend
+from hpe_utils.engines import TorchBackend
 from hpe_utils.model import PoseResNet
 from hpe_utils.predictor import Predictor
-from hpe_utils.transforms import box_to_center_scale, get_affine_transform
 from hpe_utils.weights import save_checkpoint
 
 

@@ -1,13 +1,11 @@
 """REST API and Lambda handler: real predictions end to end, and no client input yields a 5xx."""
 import base64
-import copy
 import io
 import json
 import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image

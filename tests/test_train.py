@@ -54,7 +54,7 @@ def test_datasets_built_from_the_config(tmp_path):
     assert exact.codec.unbiased
     jittered, _ = build_datasets(_cfg(tmp_path, color_jitter=0.3, erase_prob=0.5))
     assert jittered.augment is not None and (jittered.augment.color_jitter, jittered.augment.erase_prob) == (0.3, 0.5)
-    with pytest.raises(ValueError, match="lsp, coco or mpii"):
+    with pytest.raises(ValueError, match="one of lsp, coco, mpii"):  # the registry's names
         build_datasets(_cfg(tmp_path, dataset="h36m"))
     tight, tight_val = build_datasets(_cfg(tmp_path, box_padding=1.0))  # both splits crop with the same context
     for a, b in ((train_ds, tight), (val_ds, tight_val)):

@@ -1,5 +1,4 @@
 """Checkpoint loading: every released layout loads strictly and predicts like the network that saved it."""
-import pickle
 import re
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from hpe_utils.model import PoseResNet
 from hpe_utils.skeletons import get_skeleton
 from hpe_utils.weights import (
     load_backbone,
-    REGISTRY, WeightsEntry, WeightsError, describe_weights_table, infer_config, load_weights, save_checkpoint,
+    WEIGHTS, WeightsEntry, WeightsError, describe_weights_table, infer_config, load_weights, save_checkpoint,
 )
 from reference_impl import reference_model
 
@@ -111,7 +110,7 @@ def test_state_dict_that_is_not_a_pose_resnet_is_refused(tmp_path):
 
 
 def test_missing_default_weights_say_how_to_get_them(tmp_path, monkeypatch):
-    entry = WeightsEntry(**{**REGISTRY["default"].__dict__, "local_path": "weights/does_not_exist.pt"})
+    entry = WeightsEntry(**{**WEIGHTS["default"].__dict__, "local_path": "weights/does_not_exist.pt"})
     with pytest.raises(WeightsError, match=r"hpe train.*--weights"):
         load_weights(entry)
     with pytest.raises(WeightsError, match="no such file"):
@@ -142,7 +141,7 @@ def test_our_format_round_trips_fp16_storage_to_fp32(tmp_path):
 
 
 def test_registry_entries_are_consistent():
-    for e in REGISTRY.values():
+    for e in WEIGHTS.values():
         get_skeleton(e.skeleton)
         assert e.color_order in ("rgb", "bgr")
         if e.key_format == "original":
@@ -151,7 +150,7 @@ def test_registry_entries_are_consistent():
             assert e.color_order == "rgb"
             digits = re.search(r"-([0-9a-f]{8})_\d{8}\.pth$", e.urls[0]).group(1)
             assert e.sha256 == digits
-    assert len([e for e in REGISTRY.values() if e.key_format == "original"]) == 6
+    assert len([e for e in WEIGHTS.values() if e.key_format == "original"]) == 6
     assert "mmpose_coco_r50_256x192" in describe_weights_table()
 
 
