@@ -83,7 +83,8 @@ def process_table(image: str, baseline: str | None, quick: bool = False) -> list
             for c in checkouts:
                 cmd = [sys.executable, "-m", "hpe_utils.cli", "predict", *images, "--json", out, "--overwrite", "-q"]
                 t0 = time.perf_counter()
-                subprocess.run(cmd + extra, env=envs[c], check=True, capture_output=True)
+                # run from the checkout's own folder: `python -m` puts the working directory first on sys.path
+                subprocess.run(cmd + extra, env=envs[c], cwd=checkouts[c] or REPO, check=True, capture_output=True)
                 secs.append(time.perf_counter() - t0)
             ratio = f" {secs[1] / secs[0]:.2f}x |" if baseline else ""
             rows.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in secs) + " |" + ratio)
