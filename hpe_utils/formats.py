@@ -30,7 +30,8 @@ def file_kind(path: Any) -> str | None:
 def metadata(loaded: Any) -> dict[str, Any]:
     """What a runtime needs to use an exported file: skeleton, input size, colour order, box padding, architecture."""
     return {"skeleton": loaded.skeleton.name, "input_size": list(loaded.input_size), "color_order": loaded.color_order,
-            "box_padding": loaded.box_padding, "config": loaded.config.to_dict(), "source": str(loaded.source)}
+            "box_padding": loaded.box_padding, "sigma": loaded.sigma, "config": loaded.config.to_dict(),
+            "source": str(loaded.source)}
 
 
 # ------------------------------------------------------------------ TorchScript

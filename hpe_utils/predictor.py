@@ -91,7 +91,8 @@ class Predictor:
     mirrored branch by ``flip_shift`` heatmap pixels (default: the exact :func:`~hpe_utils.flip.mirror_shift`).
     ``scales`` (default 1 only) are test scales: crops that many times the padded box around the same centre,
     whose heatmaps are zoomed back and averaged before decoding (each scale costs one more pass). ``sigma``
-    is the training Gaussian's, which DARK decoding blurs with (default: the input size's usual one).
+    is the training Gaussian's, which DARK decoding blurs with (default: the one stored with the weights, else
+    the input size's usual one).
     """
 
     def __init__(self, weights: str | os.PathLike | LoadedWeights = "default", *, device: str | torch.device = "cpu",
@@ -116,6 +117,7 @@ class Predictor:
             sk_name, size, order = meta["skeleton"], meta["input_size"], meta["color_order"]
             padding = meta.get("box_padding", BOX_PADDING)  # files exported before the padding was stored
             stride = PoseResNetConfig.from_dict(meta["config"]).stride if "config" in meta else OUTPUT_STRIDE
+            trained_sigma = meta.get("sigma")  # None in files exported before it was stored: the default
         else:
             loaded = weights if isinstance(weights, LoadedWeights) else load_weights(
                 weights, device=self.device, input_size=input_size, skeleton=skeleton, color_order=color_order,
@@ -124,6 +126,7 @@ class Predictor:
             self.model = loaded.model.to(self.device).eval()
             sk_name, size, order, padding = loaded.skeleton.name, loaded.input_size, loaded.color_order, loaded.box_padding
             stride = loaded.config.stride if loaded.config is not None else OUTPUT_STRIDE
+            trained_sigma = loaded.sigma
             in_size: tuple[int, int] = tuple(int(v) for v in (input_size or size))  # type: ignore[assignment]
             crops_order = color_order or order
             spec = engine_spec(self.model, self.device, in_size, lambda: real_crops(in_size, crops_order))
@@ -147,17 +150,19 @@ class Predictor:
         self.flip = flip
         self.batch_size = batch_size
         w, h = self.input_size
-        self.codec = HeatmapCodec(self.input_size, (w // stride, h // stride), sigma=sigma, refine=refine)
+        self.codec = HeatmapCodec(self.input_size, (w // stride, h // stride), refine=refine,
+                                  sigma=trained_sigma if sigma is None else sigma)
         self._flip_perm = self.skeleton.flip_permutation()
         self.last_timings: dict[str, float] = {}  # ms per stage of the last call: read, preprocess, model, postprocess
 
     @classmethod
     def from_model(cls, model: PoseResNet, *, skeleton: str, input_size: tuple[int, int], color_order: str = "rgb",
-                   box_padding: float = BOX_PADDING, backend: str = "torch", **kwargs: Any) -> Predictor:
+                   box_padding: float = BOX_PADDING, sigma: float | None = None, backend: str = "torch",
+                   **kwargs: Any) -> Predictor:
         """A predictor around a model in memory (a training run's), sharing its weights: the same pipeline as a file's."""
         sk = get_skeleton(skeleton)
-        loaded = LoadedWeights(model, getattr(model, "config", None), sk, (int(input_size[0]), int(input_size[1])), color_order,
-                               "in-memory", "in-memory model", None, {}, check_box_padding(box_padding))
+        loaded = LoadedWeights(model, getattr(model, "config", None), sk, (int(input_size[0]), int(input_size[1])),
+                               color_order, "in-memory", "in-memory model", None, {}, check_box_padding(box_padding), sigma)
         return cls(loaded, backend=backend, **kwargs)
 
     def _measure_and_switch(self, spec: Any, batch: int, say: Callable[[str], None]) -> None:

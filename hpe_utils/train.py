@@ -324,10 +324,10 @@ def train(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             if improved or not len(val_ds):
                 best = val_pck if improved else best
                 save_checkpoint(model, out / "best.pt", skeleton=sk.name, input_size=tuple(cfg.input_size),
-                                color_order="rgb", box_padding=cfg.box_padding, overwrite=True,
+                                color_order="rgb", box_padding=cfg.box_padding, sigma=train_ds.codec.sigma,
+                                overwrite=True,
                                 meta={"epoch": epoch + 1, "val_pck@0.2": None if math.isnan(val_pck) else val_pck,
-                                      "train_config": json.loads(json.dumps(cfg.to_dict())),
-                                      "sigma": train_ds.codec.sigma})
+                                      "train_config": json.loads(json.dumps(cfg.to_dict()))})
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "epoch": epoch, "history": history, "best": best, "precision": precision}, last)
             _write_metrics(out, history)

@@ -6,6 +6,7 @@ Loads the original MSRA release, mmpose's re-trained checkpoints (v1 ``backbone.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any, Mapping
 
 import torch
 
+from .codec import default_sigma
 from .download import download as fetch
 from .errors import ChecksumError, WeightsError
 from .files import cache_dir, repo_root, write_atomic
@@ -131,6 +133,7 @@ class LoadedWeights:
     entry: WeightsEntry | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     box_padding: float = BOX_PADDING  # context around a person box, as the crops the model was tuned on
+    sigma: float | None = None  # the training targets' Gaussian (heatmap px), which DARK decoding blurs with
 
 
 # ------------------------------------------------------------------ key handling
@@ -336,12 +339,14 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
     obj = read_checkpoint(path)
     meta: dict[str, Any] = {}
     padding = BOX_PADDING
+    sigma = None
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT_TAG:
         sd = normalize_keys(obj["state_dict"])
         config = PoseResNetConfig.from_dict(obj["config"])
         sk_name, size, order = obj["skeleton"], tuple(obj["input_size"]), obj.get("color_order", "rgb")
         meta = dict(obj.get("meta", {}))
         padding = obj.get("box_padding", BOX_PADDING)
+        sigma = obj.get("sigma", meta.get("sigma"))  # files written before it was a field kept it in meta
     else:
         raw, _ = unwrap_state_dict(obj, label)
         sd = normalize_keys(raw)
@@ -361,18 +366,20 @@ def load_weights(spec: str | os.PathLike | WeightsEntry = "default", *, device: 
         padding = check_box_padding(padding if box_padding is None else box_padding)
     except ValueError as e:
         raise WeightsError(f"{label}: {e}") from None
+    # foreign checkpoints: the usual sigma of the input size they were trained at (an override does not change it)
+    sigma = float(sigma) if sigma is not None else default_sigma(tuple(int(v) for v in size))  # type: ignore[arg-type]
     model = PoseResNet(config)
     strict_load(model, sd, label)
     model.to(device).eval()
     size_wh = tuple(int(v) for v in (input_size or size))
     name = entry.name if entry else Path(label).name
     return LoadedWeights(model, config, sk, size_wh, order, name, str(spec if not isinstance(spec, WeightsEntry) else spec.name),
-                         entry, meta, padding)
+                         entry, meta, padding, sigma)
 
 
 def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str, input_size: tuple[int, int],
                     color_order: str = "rgb", meta: dict[str, Any] | None = None, half: bool = True,
-                    box_padding: float = BOX_PADDING, overwrite: bool = False) -> Path:
+                    box_padding: float = BOX_PADDING, sigma: float | None = None, overwrite: bool = False) -> Path:
     """Write our self-describing format atomically; fp16 storage halves the size (loading upcasts)."""
     path = Path(path)
     if path.exists() and not overwrite:
@@ -380,10 +387,13 @@ def save_checkpoint(model: PoseResNet, path: str | os.PathLike, *, skeleton: str
     if color_order not in COLOR_ORDERS:
         raise ValueError(f"color_order must be one of {COLOR_ORDERS}")
     box_padding = check_box_padding(box_padding)
+    if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number, got {sigma}")
     sd = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().contiguous()
           for k, v in model.state_dict().items()}
     obj = {"format": FORMAT_TAG, "config": model.config.to_dict(), "skeleton": get_skeleton(skeleton).name,
            "input_size": [int(v) for v in input_size], "color_order": color_order, "box_padding": box_padding,
+           **({"sigma": float(sigma)} if sigma is not None else {}),
            "state_dict": sd, "meta": dict(meta or {})}
     write_atomic(path, lambda part: torch.save(obj, part))
     return path
@@ -403,7 +413,7 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
     first = loaded[0]
 
     def kind(lw: LoadedWeights) -> tuple[Any, ...]:
-        return lw.config, lw.skeleton.name, lw.input_size, lw.color_order
+        return lw.config, lw.skeleton.name, lw.input_size, lw.color_order, lw.sigma
 
     for lw in loaded[1:]:
         if kind(lw) != kind(first):
@@ -418,7 +428,7 @@ def average_checkpoints(specs: list[str | os.PathLike], out: str | os.PathLike, 
     if "train_config" in first.meta:
         meta["train_config"] = first.meta["train_config"]
     return save_checkpoint(model, out, skeleton=first.skeleton.name, input_size=first.input_size,
-                           color_order=first.color_order, meta=meta, overwrite=overwrite,
+                           color_order=first.color_order, meta=meta, overwrite=overwrite, sigma=first.sigma,
                            box_padding=first.box_padding if box_padding is None else box_padding)
 
 
@@ -427,7 +437,8 @@ def set_box_padding(spec: str | os.PathLike, out: str | os.PathLike, box_padding
     """A copy of a checkpoint that crops with ``box_padding`` (found with ``hpe eval --box-padding``); weights untouched."""
     lw = load_weights(spec, progress=False)
     return save_checkpoint(lw.model, out, skeleton=lw.skeleton.name, input_size=lw.input_size,
-                           color_order=lw.color_order, meta=lw.meta, box_padding=box_padding, overwrite=overwrite)
+                           color_order=lw.color_order, meta=lw.meta, box_padding=box_padding, sigma=lw.sigma,
+                           overwrite=overwrite)
 
 
 def list_weights() -> list[WeightsEntry]:

@@ -112,6 +112,11 @@ def test_train_writes_checkpoints_and_metrics_then_resumes(tmp_path):
     lw = load_weights(run / "best.pt")
     assert lw.skeleton.name == "mpii16" and lw.input_size == (64, 64) and lw.color_order == "rgb"
     assert lw.box_padding == cfg.box_padding == 1.25  # predictions crop as training did
+    assert lw.sigma == 2.0 and Predictor(lw).codec.sigma == 2.0  # and DARK-decode with the training Gaussian
+    wide = _cfg(tmp_path, sigma=2.75, out_dir=str(tmp_path / "wide"), epochs=1)  # 2.75 crashed encode once
+    train(wide, log=lambda *_: None)
+    assert load_weights(tmp_path / "wide" / "best.pt").sigma == 2.75
+    assert Predictor(tmp_path / "wide" / "best.pt").codec.sigma == 2.75
     res = Predictor(lw)(str(FIX / "lsp" / "images" / "im00001.jpg"))
     assert res.people[0].keypoints.shape == (16, 2)
 

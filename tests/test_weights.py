@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -282,3 +283,43 @@ def test_an_imagenet_resnet_file_fills_the_backbone_and_leaves_the_head_alone(tm
     torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "head_only.pth")
     with pytest.raises(WeightsError, match="no ResNet backbone keys"):
         load_backbone(model, tmp_path / "head_only.pth")
+
+
+def test_the_training_sigma_travels_with_the_checkpoint_and_decodes_its_heatmaps(tmp_path):
+    """A model trained with sigma 3 at 64x64 must be DARK-decoded with sigma 3, not the input size's usual 2."""
+    from hpe_utils.formats import metadata
+    from hpe_utils.predictor import Predictor
+    from hpe_utils.weights import average_checkpoints, set_box_padding
+
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
+    wide = save_checkpoint(m, tmp_path / "wide.pt", skeleton="mpii16", input_size=(64, 64), sigma=3.0)
+    plain = save_checkpoint(m, tmp_path / "plain.pt", skeleton="mpii16", input_size=(64, 64))
+    assert load_weights(wide).sigma == 3.0
+    assert Predictor(wide, backend="torch").codec.sigma == 3.0
+    assert Predictor(wide, backend="torch", sigma=2.5).codec.sigma == 2.5  # an explicit choice wins
+    # no stored sigma (foreign files, our files before it was stored): the usual one for the input size
+    assert load_weights(plain).sigma == 2.0
+    torch.save(m.state_dict(), tmp_path / "bare.pt")
+    assert load_weights(tmp_path / "bare.pt", input_size=(288, 384)).sigma == 2.0  # the file's size, not the override
+    raw = torch.load(wide, map_location="cpu", weights_only=True)
+    raw["meta"]["sigma"] = raw.pop("sigma")  # where hpe train kept it before
+    torch.save(raw, tmp_path / "old.pt")
+    assert load_weights(tmp_path / "old.pt").sigma == 3.0
+    # copies keep it; averaging refuses runs trained on different targets; exports carry it
+    assert load_weights(set_box_padding(wide, tmp_path / "tight.pt", 1.1)).sigma == 3.0
+    with pytest.raises(WeightsError, match="does not match"):
+        average_checkpoints([wide, plain], tmp_path / "avg.pt")
+    assert metadata(load_weights(wide))["sigma"] == 3.0
+    with pytest.raises(ValueError, match="sigma must be a positive number"):
+        save_checkpoint(m, tmp_path / "bad.pt", skeleton="mpii16", input_size=(64, 64), sigma=0.0)
+
+
+def test_the_default_weights_decode_exactly_as_before():
+    """Their stored sigma is the default one, so reading it changes no keypoint."""
+    from hpe_utils.predictor import Predictor
+
+    messi = Path(__file__).resolve().parent.parent / "data" / "messi_kick.webp"
+    stored = Predictor("default", backend="torch")
+    assert stored.weights.sigma == 2.0
+    usual = Predictor("default", backend="torch", sigma=2.0)
+    np.testing.assert_array_equal(stored(messi).people[0].keypoints, usual(messi).people[0].keypoints)
