@@ -67,7 +67,10 @@ class PoseResult:
 def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, height: int) -> np.ndarray:
     if boxes is None or len(boxes) == 0:
         return whole_image_box(width, height)[None]
-    arr = np.asarray(boxes, dtype=np.float64)
+    try:
+        arr = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged lists, strings: the caller's mistake, not ours
+        raise BoxError("boxes must be a list of [x, y, w, h] numbers") from None
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:

@@ -226,7 +226,7 @@ def test_a_bug_outside_predict_is_also_a_generic_500(caplog):
 def test_the_real_predictor_and_crop_refuse_bad_boxes_with_box_error(predictor):
     from hpe_utils.transforms import box_to_center_scale
 
-    for bad in ([[0, 0, -1, 5]], [[0, 0, 1]], [[0, float("nan"), 10, 10]]):
+    for bad in ([[0, 0, -1, 5]], [[0, 0, 1]], [[0, float("nan"), 10, 10]], [[0, 0, 1, 1], [2, 3]], [["a", 0, 1, 1]]):
         with pytest.raises(errors.BoxError):
             predictor(MESSI, bad)
     with pytest.raises(errors.BoxError):
