@@ -61,8 +61,13 @@ print("serving at", URL, "- open it in a browser when running locally")
 health = httpx.get(URL + "/health").json()
 print({k: health[k] for k in ("status", "skeleton", "input_size")})
 
+# %% [markdown]
+# A server sees many images, so with `backend="auto"` it answers at once on eager PyTorch and, if no earlier
+# run on this machine has, measures the engines in a background thread, then switches to the fastest that
+# keeps fp32's answers (notebook 06). `/health` says which engine runs and whether it is still measuring.
+
 # %%
-print("engine:", health["backend"])  # what backend="auto" chose on this machine (varies: not checked)
+print("engine:", health["backend"], "| still measuring:", health["measuring_engines"])  # varies: not checked
 
 # %%
 # NBVAL_CHECK_OUTPUT
