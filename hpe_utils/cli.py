@@ -212,13 +212,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
                               "flip_shift": preds.flip_shift, "scales": list(preds.scales), "backend": preds.backend}
     results = [score_pck(preds, sk, args.alpha)]
     heads = [s.extra.get("head_box") for s in samples]
-    if args.dataset == "mpii" and all(h is not None for h in heads):
+    scores = DATASETS[args.dataset].scores
+    if "pckh" in scores and all(h is not None for h in heads):
         results.append(score_pckh(preds, np.stack(heads), sk))
     for r in results:
         print(r.table())
         print()
         report[f"{r.name}@{r.alpha:g}"] = r.to_dict()
-    if args.dataset == "coco":
+    if "coco_oks" in scores:
         try:
             ap = coco_oks_ap(coco_results(preds, samples), args.data)
             report["coco"] = ap

@@ -217,15 +217,16 @@ class DatasetInfo:
     load: Callable[[str | os.PathLike, Skeleton, float, float, Sequence[int] | None, str | os.PathLike | None],
                    list[PoseSample]]
     takes_range: bool = False  # --range picks images (LSP's files are numbered)
+    scores: tuple[str, ...] = ()  # its benchmark's own scores beside PCK: "pckh" (head boxes), "coco_oks" (the json)
 
 
 DATASETS: Mapping[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("lsp", "Leeds Sports Pose / LSP-extended", "folder with joints.mat and images/", ("lsp14", "mpii16"),
                 _lsp, takes_range=True),
     DatasetInfo("coco", "COCO keypoints", "person_keypoints_*.json (images found beside it or with --images)",
-                ("coco17",), _coco),
+                ("coco17",), _coco, scores=("coco_oks",)),
     DatasetInfo("mpii", "MPII in the original Simple Baselines json", "the json (images found beside it or with --images)",
-                ("mpii16",), _mpii),
+                ("mpii16",), _mpii, scores=("pckh",)),
 )}
 
 

@@ -156,3 +156,18 @@ def test_train_reports_unreadable_data_in_one_line_and_makes_no_run_folder(tmp_p
     err = capsys.readouterr().err
     assert err.startswith("hpe: cannot read lsp data from") and "joints.mat" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_eval_adds_the_scores_the_dataset_registry_names(ckpt, tmp_path):
+    """MPII's registry entry asks for PCKh: records with head boxes get it beside PCK."""
+    fix = Path(__file__).resolve().parent / "fixtures" / "mpii"
+    records = json.loads((fix / "test_mpii.json").read_text())
+    for r in records:
+        r["headboxes_src"] = [[r["center"][0] - 20, r["center"][1] - 120], [r["center"][0] + 20, r["center"][1] - 80]]
+    data = tmp_path / "with_heads.json"
+    data.write_text(json.dumps(records))
+    report = tmp_path / "report.json"
+    assert main(["eval", "--weights", ckpt, "--dataset", "mpii", "--data", str(data), "--images", str(fix / "images"),
+                 "--json", str(report), "-q"]) == 0
+    got = json.loads(report.read_text())
+    assert "PCK@0.2" in got and "PCKh@0.5" in got
