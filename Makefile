@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= notebooks,serve,export,eval,dev
 
-.PHONY: setup setup-browser demo test test-fast notebooks clean
+.PHONY: setup setup-browser colab-wheels demo test test-fast notebooks sync-notebooks lab clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -16,13 +16,22 @@ setup-browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# wheels of everything the notebooks' first cells install beyond Colab's base image (never torch), so the
+# Colab-like test (tests/test_colab.py) installs offline, exactly as those cells do
+COLAB_WHEELS := build/colab-wheels
+colab-wheels: $(COLAB_WHEELS)/.done
+$(COLAB_WHEELS)/.done: pyproject.toml
+	$(PIP) download -q -d $(COLAB_WHEELS) --only-binary=:all: -c constraints.txt "setuptools>=64" wheel \
+	  opencv-python-headless "ipywidgets>=8" onnx onnxruntime onnxscript fastapi uvicorn httpx
+	touch $@
+
 demo: setup
 	$(PYTHON) -m hpe_utils.cli predict data/messi_kick.webp --out out --json out/messi_kick.json --overwrite
 	@echo "open out/messi_kick_pose.png"
 
 # the layering contract (pyproject.toml [tool.importlinter]), unit tests and every notebook through nbval (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
 # HPE_OFFLINE makes the notebooks' optional download cells skip
-test: setup setup-browser
+test: setup setup-browser colab-wheels
 	lint-imports --no-logo --no-cache
 	HPE_OFFLINE=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
 
@@ -30,9 +39,20 @@ test-fast: setup
 	lint-imports --no-logo --no-cache
 	$(PYTHON) -m pytest -q -m "not slow" tests
 
-# re-create every notebook from its paired py:percent script and run it, storing the outputs
+# re-create every notebook from its paired py:percent script and run it, storing the outputs ("Run all" times
+# and sizes are printed: the README's notebook table quotes them)
 notebooks: setup
-	cd notebooks && for f in 0*.py; do jupytext --to ipynb -q "$$f" && HPE_OFFLINE=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb"; done
+	cd notebooks && for f in 0*.py; do s=$$(date +%s); jupytext --to ipynb -q "$$f" && \
+	  HPE_OFFLINE=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb" 2>/dev/null || exit 1; \
+	  echo "$${f%.py}: run all $$(( $$(date +%s) - s )) s, $$(( $$(wc -c < "$${f%.py}.ipynb") / 1024 )) KB"; done
+
+# every notebook's first cell and the README's Colab badges from hpe_utils.notebook (REPO_URL, NOTEBOOK_EXTRAS)
+sync-notebooks: setup
+	$(PYTHON) -m hpe_utils.notebook
+
+# JupyterLab on the course, locally
+lab: setup
+	$(PYTHON) -m jupyterlab notebooks
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -132,7 +132,7 @@ class PoseResNet(nn.Module):
 
 def stage_shapes(model: PoseResNet, input_size: tuple[int, int]) -> list[tuple[str, tuple[int, ...]]]:
     """Output shape after every stage of one forward pass at (width, height), for teaching and debugging."""
-    x = torch.zeros(1, 3, input_size[1], input_size[0])
+    x = torch.zeros(1, 3, input_size[1], input_size[0], device=_device_of(model))
     out: list[tuple[str, tuple[int, ...]]] = [("input", tuple(x.shape))]
     was_training = model.training
     model.eval()
@@ -148,6 +148,11 @@ def stage_shapes(model: PoseResNet, input_size: tuple[int, int]) -> list[tuple[s
         out.append(("final_layer (heatmaps)", tuple(model.final_layer(x).shape)))
     model.train(was_training)
     return out
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    """Where the model's weights are (CPU or a GPU): inputs made for it must be there too."""
+    return next(model.parameters()).device
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -171,7 +176,7 @@ def count_macs(model: nn.Module, input_size: tuple[int, int]) -> int:
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, input_size[1], input_size[0]))
+            model(torch.zeros(1, 3, input_size[1], input_size[0], device=_device_of(model)))
         model.train(was_training)
     finally:
         for h in hooks:

@@ -26,11 +26,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -39,7 +45,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %% [markdown]
 # ## The model
@@ -50,7 +56,7 @@ DATA = setup()
 # %%
 from hpe_utils.model import PoseResNet, count_macs, count_parameters, stage_shapes
 
-model = PoseResNet(depth=50, num_joints=17).eval()
+model = PoseResNet(depth=50, num_joints=17).eval().to(DEVICE)
 print(model.config)
 
 # %% [markdown]
@@ -103,7 +109,7 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
-    heatmaps = model(torch.randn(2, 3, 256, 192))
+    heatmaps = model(torch.randn(2, 3, 256, 192, device=DEVICE))
 print(tuple(heatmaps.shape), "| |values| below 0.05:", bool(heatmaps.abs().max() < 0.05))
 
 # %% [markdown]

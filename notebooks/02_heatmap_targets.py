@@ -26,11 +26,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[widgets]"], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -39,7 +45,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %% [markdown]
 # ## Encoding one joint
@@ -180,11 +186,13 @@ print(f"max error {err.max():.2f} input px, mean {err.mean():.2f} input px over 
 
 # %% [markdown]
 # ## Explore
-# Move a joint and change sigma; the target is redrawn. (Widgets need a live kernel: on GitHub you see
-# only the last picture.)
+# Move a joint and change sigma; the target is redrawn. The first picture is the starting point (what
+# GitHub shows); the sliders under it need a live kernel (JupyterLab, Colab).
 
 # %%
 import ipywidgets as widgets
+
+from hpe_utils.notebook import explore
 
 
 def show(x: float = 101.0, y: float = 130.0, sigma: float = 2.0) -> None:
@@ -197,6 +205,6 @@ def show(x: float = 101.0, y: float = 130.0, sigma: float = 2.0) -> None:
     plt.show()
 
 
-widgets.interact(show, x=widgets.FloatSlider(101, min=-30, max=220, step=1),
-                 y=widgets.FloatSlider(130, min=-30, max=290, step=1),
-                 sigma=widgets.FloatSlider(2, min=0.5, max=5, step=0.5));
+explore(show, x=widgets.FloatSlider(101, min=-30, max=220, step=1),
+        y=widgets.FloatSlider(130, min=-30, max=290, step=1),
+        sigma=widgets.FloatSlider(2, min=0.5, max=5, step=0.5))

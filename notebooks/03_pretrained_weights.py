@@ -25,11 +25,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -38,7 +44,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %% [markdown]
 # ## The registry
@@ -134,8 +140,8 @@ with tempfile.TemporaryDirectory() as tmp:
 from hpe_utils import Predictor
 
 # backend="torch": eager fp32, so the numbers printed here are the same on every machine (notebook 06: engines)
-right = Predictor(default, color_order="rgb", backend="torch")
-wrong = Predictor(default, color_order="bgr", backend="torch")
+right = Predictor(default, color_order="rgb", backend="torch", device=DEVICE)
+wrong = Predictor(default, color_order="bgr", backend="torch", device=DEVICE)
 moves, score_drop = [], []
 for path in sorted((DATA / "samples").glob("*.jpg")) + [DATA / "messi_kick.webp"]:
     a, b = right(path).people[0], wrong(path).people[0]

@@ -26,11 +26,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -39,7 +45,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
 import json
@@ -53,8 +59,7 @@ from hpe_utils.transforms import box_to_center_scale, crop, get_affine_transform
 from hpe_utils.viz import draw_skeleton, plot_heatmap_grid, plot_heatmap_overlay, plot_keypoints, plot_side_by_side
 from hpe_utils.weights import load_weights
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-weights = load_weights("default", device=DEVICE)
+weights = load_weights("default", device=DEVICE)  # DEVICE: "cuda" on a GPU runtime, set by the first cell
 image = read_image(DATA / "messi_kick.webp")  # a WebP file: the format comes from the content
 print("image", image.shape, "| model input (w, h):", weights.input_size, "| skeleton:", weights.skeleton.name,
       "| colour order:", weights.color_order)
@@ -178,7 +183,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 from hpe_utils import Predictor
 
-predictor = Predictor(weights, backend="torch")  # eager fp32: the printed keypoints are the same on every machine
+predictor = Predictor(weights, device=DEVICE, backend="torch")  # eager fp32: the printed keypoints are the same on every machine
 result = predictor(DATA / "messi_kick.webp")
 person = result.people[0]
 for name, (px, py), sc in zip(result.skeleton.joints, person.keypoints, person.scores):

@@ -25,11 +25,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[widgets]"], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -38,7 +44,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
 import json
@@ -67,7 +73,7 @@ print({k: "#%02x%02x%02x" % v for k, v in PART_COLOURS.items()})
 # images (`data/samples/coco_keypoints.json`): the drawing code does not care where keypoints come from.
 
 # %%
-predictor = Predictor("default")
+predictor = Predictor("default", device=DEVICE)
 messi = read_image(DATA / "messi_kick.webp")
 res = predictor(messi).people[0]
 coco = json.loads((DATA / "samples" / "coco_keypoints.json").read_text())
@@ -82,10 +88,12 @@ plot_side_by_side([draw_skeleton(messi, res.keypoints, res.scores, MPII16, 0.2),
 # %% [markdown]
 # ## The score threshold
 # Each joint's score is its heatmap maximum. Hiding joints under a threshold removes guesses (and every limb
-# touching them). Drag the slider (live kernel only).
+# touching them). The picture shows the default 0.3; drag the slider under it (live kernel only).
 
 # %%
 import ipywidgets as widgets
+
+from hpe_utils.notebook import explore
 
 
 def show(threshold: float = 0.3) -> None:
@@ -94,7 +102,7 @@ def show(threshold: float = 0.3) -> None:
     display(fig)
 
 
-widgets.interact(show, threshold=widgets.FloatSlider(0.3, min=0, max=1, step=0.05));
+explore(show, threshold=widgets.FloatSlider(0.3, min=0, max=1, step=0.05))
 
 # %% [markdown]
 # ## Per-joint table

@@ -25,11 +25,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[export]"], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -38,7 +44,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
 import tempfile
@@ -159,13 +165,20 @@ Markdown(describe_engines_table())
 # `auto` weighs the work it is told about: for a few images (`expected_images`, 1 by default; `hpe predict`
 # passes the number of files) it runs eager PyTorch unless an earlier run already measured; for thousands,
 # or with `remeasure=True`, it measures; a server measures in the background (`background=True`).
+# On a GPU runtime (`DEVICE == "cuda"`) the candidates are the CUDA ones of the table: eager fp32 and fp16.
 
 # %%
-few = Predictor("default")  # one picture: nothing is measured (unless an earlier run cached a choice)
+from hpe_utils.auto import auto_candidates
+
+names, skipped = auto_candidates(torch.device(DEVICE))
+print(f"auto's candidates on {DEVICE}:", ", ".join(names), "| skipped:", "; ".join(f"{n} ({w})" for n, w in skipped.items()) or "none")
+
+# %%
+few = Predictor("default", device=DEVICE)  # one picture: nothing is measured (unless an earlier run cached a choice)
 print(few.decision.summary())
 
 # %%
-auto = Predictor("default", expected_images=10_000)  # a large job: measured once, then cached
+auto = Predictor("default", device=DEVICE, expected_images=10_000)  # a large job: measured once, then cached
 print(auto.decision.summary())
 print(auto.decision.table())
 

@@ -24,11 +24,17 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules and importlib.util.find_spec("hpe_utils") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/hpe-workbook/hpe-workbook", "/content/hpe-workbook"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/hpe-workbook[notebooks]"], check=True)
-    os.environ["HPE_ROOT"] = "/content/hpe-workbook"  # data/ and weights/ live in the clone
+# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
+# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
+REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
+CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
+    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
+if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -37,7 +43,7 @@ import torch
 
 from hpe_utils.notebook import setup
 
-DATA = setup()
+DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
 import json
@@ -54,7 +60,7 @@ run_dir = Path(tempfile.mkdtemp()) / "run"
 cfg = TrainConfig(
     dataset="lsp", data=str(DATA / "lsp_sample"), train_range=(0, 40), val_range=(40, 48), skeleton="mpii16",
     depth=18, input_size=(64, 64), epochs=25, batch_size=8, lr=2e-3, lr_steps=(20,), scale_range=(0.8, 1.25),
-    precision="auto", seed=0, out_dir=str(run_dir), progress=False, threads=2,
+    precision="auto", seed=0, out_dir=str(run_dir), progress=False, threads=2, device=DEVICE,
 )
 print(json.dumps({k: v for k, v in cfg.to_dict().items() if k in ("depth", "input_size", "epochs", "batch_size", "lr")}))
 
@@ -94,7 +100,7 @@ torch.manual_seed(cfg.seed)
 untrained = save_checkpoint(PoseResNet(depth=18, num_joints=16), run_dir.parent / "untrained.pt", skeleton="mpii16",
                             input_size=cfg.input_size)
 sample = DATA / "lsp_sample" / "images" / "im00003.jpg"
-before = Predictor(untrained)(sample)
+before = Predictor(untrained, device=DEVICE)(sample)
 
 # %% [markdown]
 # ## Train
@@ -118,7 +124,7 @@ plot_loss_curve(history, title="Training on 40 images (validation: 8 others)")
 # why the default weights use 8,500.
 
 # %%
-after = Predictor(run_dir / "best.pt")(sample)
+after = Predictor(run_dir / "best.pt", device=DEVICE)(sample)
 from hpe_utils.images import read_image
 
 img = read_image(sample)

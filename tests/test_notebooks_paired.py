@@ -41,3 +41,56 @@ def test_every_figure_a_cell_returns_is_stored_as_an_image(script):
     as_text = [o for o in outputs if "image/png" not in o["data"]
                and str(o["data"].get("text/plain", "")).startswith("<Figure")]
     assert not as_text, f"{script.stem}: {len(as_text)} figure(s) stored as text, not drawn"
+
+
+def test_every_notebook_starts_with_the_setup_cell_rendered_for_its_own_extras():
+    from hpe_utils.notebook import NOTEBOOK_EXTRAS, first_cell, setup_cell_of
+
+    assert list(NOTEBOOK_EXTRAS) == [p.stem for p in PAIRS]  # every notebook has its line in the table
+    for script in PAIRS:
+        assert setup_cell_of(script.read_text()) == first_cell(script.stem), f"{script.stem}: run make sync-notebooks"
+        stored = jupytext.read(script.with_suffix(".ipynb"))
+        assert next(c for c in stored.cells if c.cell_type == "code").source.strip() == first_cell(script.stem)
+
+
+def test_each_first_cell_installs_extras_that_exist_and_heavy_ones_only_where_used():
+    import tomllib
+
+    from hpe_utils.notebook import NOTEBOOK_EXTRAS
+
+    extras = tomllib.loads((NB.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, wanted in NOTEBOOK_EXTRAS.items():
+        assert set(wanted) <= set(extras), name
+        code = (NB / f"{name}.py").read_text()
+        assert ("export" in wanted) == ("onnx" in code.lower() and "hpe_utils.export" in code), name
+        assert ("serve" in wanted) == ("hpe_utils.serve" in code), name
+        assert ("widgets" in wanted) == ("import ipywidgets" in code), name
+
+
+def test_moving_the_repository_is_one_line_every_first_cell_and_badge_follows(tmp_path):
+    """Change REPO_URL (here: pass another) and sync: each first cell and each README badge changes with it."""
+    import shutil
+
+    from hpe_utils.notebook import NOTEBOOK_EXTRAS, colab_url, first_cell, setup_cell_of, sync
+
+    (tmp_path / "notebooks").mkdir()
+    for script in PAIRS:
+        shutil.copy(script, tmp_path / "notebooks" / script.name)
+    shutil.copy(NB.parent / "README.md", tmp_path / "README.md")
+    readme = (NB.parent / "README.md").read_text()
+    for name in NOTEBOOK_EXTRAS:  # the README as it is follows the current URL
+        assert colab_url(name) in readme, name
+    fork = "https://github.com/someone/pose-course"
+    changed = sync(tmp_path, fork)
+    assert len(changed) == len(PAIRS) + 1
+    moved = (tmp_path / "README.md").read_text()
+    for name in NOTEBOOK_EXTRAS:
+        assert setup_cell_of((tmp_path / "notebooks" / f"{name}.py").read_text()) == first_cell(name, fork)
+        assert colab_url(name, fork) in moved and colab_url(name) not in moved
+    assert sync(tmp_path, fork) == []  # idempotent
+
+
+def test_stored_notebooks_are_small_enough_for_githubs_viewer():
+    for script in PAIRS:
+        size = script.with_suffix(".ipynb").stat().st_size
+        assert size < 2_000_000, f"{script.stem}: {size / 1e6:.1f} MB"
