@@ -29,11 +29,12 @@ demo: setup
 	$(PYTHON) -m hpe_utils.cli predict data/messi_kick.webp --out out --json out/messi_kick.json --overwrite
 	@echo "open out/messi_kick_pose.png"
 
-# the layering contract (pyproject.toml [tool.importlinter]), unit tests and every notebook through nbval (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
+# the layering contract (pyproject.toml [tool.importlinter]), unit tests and every notebook through nbval
+# (HPE_NO_WIDGETS: explorers draw their picture without live sliders, which no one can move in a headless run) (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
 # HPE_OFFLINE makes the notebooks' optional download cells skip
 test: setup setup-browser colab-wheels
 	lint-imports --no-logo --no-cache
-	HPE_OFFLINE=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
+	HPE_OFFLINE=1 HPE_NO_WIDGETS=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
 
 test-fast: setup
 	lint-imports --no-logo --no-cache
@@ -43,7 +44,7 @@ test-fast: setup
 # and sizes are printed: the README's notebook table quotes them)
 notebooks: setup
 	cd notebooks && for f in 0*.py; do s=$$(date +%s); jupytext --to ipynb -q "$$f" && \
-	  HPE_OFFLINE=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb" 2>/dev/null || exit 1; \
+	  HPE_OFFLINE=1 HPE_NO_WIDGETS=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb" 2>/dev/null || exit 1; \
 	  echo "$${f%.py}: run all $$(( $$(date +%s) - s )) s, $$(( $$(wc -c < "$${f%.py}.ipynb") / 1024 )) KB"; done
 
 # every notebook's first cell and the README's Colab badges from hpe_utils.notebook (REPO_URL, NOTEBOOK_EXTRAS)

@@ -10,6 +10,7 @@ Moving the repository is a one-line change to :data:`REPO_URL`, then that comman
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import sys
@@ -24,6 +25,7 @@ from . import __version__
 from .files import repo_root
 
 REPO_URL = "https://github.com/hpe-workbook/hpe-workbook"  # where the course is published (GitHub)
+NO_WIDGETS_ENV = "HPE_NO_WIDGETS"  # set in headless runs: explore() draws its picture without live controls
 CLONE_DIR = "/content/hpe-workbook"  # where the first cell clones it on Colab
 # notebook -> the pyproject extras its first cell installs on Colab (beyond the package itself): only what
 # the notebook imports that Colab's base image lacks. Local JupyterLab users install [notebooks] once instead.
@@ -114,12 +116,15 @@ def explore(show: Callable[..., None], **controls: Any) -> None:
 
     A widget's output lives in the widget's state, which GitHub's notebook view and other readers without a
     widget manager do not draw: the plain picture first means everyone sees the figure, and a live kernel
-    (JupyterLab, Colab) adds the sliders below it.
+    (JupyterLab, Colab) adds the sliders below it. Headless runs (``$HPE_NO_WIDGETS``: ``make notebooks``,
+    the tests) draw the picture only: nobody can move a slider there, and a figure displayed from an
+    ``interact`` callback now and then deadlocks nbclient (jupyter/nbclient#312; seen here with notebook 05).
     """
     import ipywidgets  # the [widgets] extra: notebooks that explore install it in their first cell
 
     show(**{name: control.value for name, control in controls.items()})
-    ipywidgets.interact(show, **controls)
+    if not os.environ.get(NO_WIDGETS_ENV):
+        ipywidgets.interact(show, **controls)
 
 
 def setup_cell_of(script: str) -> str:
@@ -159,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["CLONE_DIR", "NOTEBOOK_EXTRAS", "REPO_URL", "SETUP_CELL", "colab_url", "explore", "first_cell", "main", "setup",
+__all__ = ["CLONE_DIR", "NOTEBOOK_EXTRAS", "NO_WIDGETS_ENV", "REPO_URL", "SETUP_CELL", "colab_url", "explore", "first_cell", "main", "setup",
            "setup_cell_of", "sync"]
 
 if __name__ == "__main__":

@@ -36,22 +36,25 @@ COLAB_BASE = ["torch", "torchvision", "numpy", "matplotlib", "opencv-python-head
 
 
 def _closure(names: list[str]) -> list[metadata.Distribution]:
-    """The installed distributions ``names`` need at run time, theirs included (extras left out)."""
+    """The installed distributions ``names`` need at run time, theirs included, with the extras asked for."""
     seen: dict[str, metadata.Distribution] = {}
-    todo = list(names)
+    extras_of: dict[str, set[str]] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(n, frozenset()) for n in names]
     while todo:
-        name = todo.pop().lower().replace("_", "-")
-        if name in seen:
+        raw, extras = todo.pop()
+        name = raw.lower().replace("_", "-")
+        if name in seen and extras <= extras_of[name]:
             continue
         try:
-            dist = metadata.distribution(name)
+            dist = seen.get(name) or metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            continue  # optional on this platform (a marker we do not evaluate exactly)
+            continue  # not for this platform (a marker evaluated as false elsewhere)
         seen[name] = dist
+        extras_of[name] = extras_of.get(name, set()) | set(extras)
         for spec in dist.requires or []:
             req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+            if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in {"", *extras}):
+                todo.append((req.name, frozenset(req.extras)))
     return list(seen.values())
 
 
@@ -106,6 +109,7 @@ def test_every_notebook_runs_top_to_bottom_as_on_colab_with_only_what_its_first_
     monkeypatch.setenv("HPE_REPO_URL", REPO.as_uri())  # git clone file://…: the code path of a GitHub clone
     monkeypatch.setenv("HPE_CLONE_DIR", str(tmp_path / "content" / "hpe-workbook"))
     monkeypatch.setenv("HPE_OFFLINE", "1")
+    monkeypatch.setenv("HPE_NO_WIDGETS", "1")  # nbclient, not Colab, can deadlock on interact (jupyter/nbclient#312)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(WHEELS))
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # this machine's pip settings are not Colab's

@@ -94,3 +94,18 @@ def test_stored_notebooks_are_small_enough_for_githubs_viewer():
     for script in PAIRS:
         size = script.with_suffix(".ipynb").stat().st_size
         assert size < 2_000_000, f"{script.stem}: {size / 1e6:.1f} MB"
+
+
+def test_explore_draws_the_starting_picture_and_adds_sliders_only_in_a_live_run(monkeypatch):
+    """GitHub's viewer draws no widgets, so the plain picture comes first; headless runs skip the sliders."""
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from hpe_utils import notebook
+
+    drawn, sliders = [], []
+    monkeypatch.setattr(ipywidgets, "interact", lambda show, **controls: sliders.append(sorted(controls)))
+    monkeypatch.delenv("HPE_NO_WIDGETS", raising=False)
+    notebook.explore(lambda x, n: drawn.append((x, n)), x=ipywidgets.FloatSlider(1.5), n=ipywidgets.IntSlider(3))
+    assert drawn == [(1.5, 3)] and sliders == [["n", "x"]]
+    monkeypatch.setenv("HPE_NO_WIDGETS", "1")
+    notebook.explore(lambda x, n: drawn.append((x, n)), x=ipywidgets.FloatSlider(2.0), n=ipywidgets.IntSlider(4))
+    assert drawn[-1] == (2.0, 4) and len(sliders) == 1
