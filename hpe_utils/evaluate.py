@@ -16,7 +16,7 @@ from .datasets import PoseSample, TopDownDataset
 from .errors import InputError
 from .images import read_image
 from .metrics import PCKResult, head_size, pck, torso_diameter
-from .predictor import Predictor
+from .predictor import Predictor, keypoint_records
 from .skeletons import Skeleton
 
 # (left shoulder, right hip) per skeleton: the torso diameter LSP's PCK normalises by.
@@ -39,8 +39,7 @@ class DatasetPredictions:
 
     def records(self, samples: Sequence[PoseSample]) -> list[dict[str, Any]]:
         """One record per sample (image, keypoints [x, y, score]), rounded as ``hpe predict --json`` rounds."""
-        return [{"image": s.image, "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(c), 4)]
-                                                 for (x, y), c in zip(kp, sc)]}
+        return [{"image": s.image, "keypoints": keypoint_records(kp, sc)}
                 for s, kp, sc in zip(samples, self.keypoints, self.scores)]
 
 
@@ -50,13 +49,13 @@ def predict_dataset(predictor: Predictor, dataset: TopDownDataset | Sequence[Pos
 
     A :class:`~hpe_utils.datasets.TopDownDataset` must be un-augmented; its image cache (``preload``) is used.
     """
+    load_image: Callable[[str], np.ndarray]  # the dataset's cache when it has one
     if isinstance(dataset, TopDownDataset):
         if dataset.augment is not None:
             raise InputError("evaluate on a dataset without augmentation")
-        samples, load = dataset.samples, dataset.load_image
+        samples, load_image = dataset.samples, dataset.load_image
     else:
-        samples, load = list(dataset), read_image
-    load_image: Callable[[str], np.ndarray] = load
+        samples, load_image = list(dataset), read_image
     n, step = len(samples), max(1, predictor.batch_size)
     kps, scs = [], []
     with tqdm(total=n, desc="evaluating", disable=not progress, unit="img") as bar:

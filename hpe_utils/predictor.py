@@ -23,7 +23,7 @@ from .flip import check_flip_shift, flip_back_numpy, mirror_shift
 from .formats import file_kind
 from .images import read_image
 from .model import PoseResNet, PoseResNetConfig
-from .parity import real_crops
+from .parity import real_crops, run_batched
 from .skeletons import Skeleton, get_skeleton
 from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, check_scales, crop, heatmap_to_image,
                          normalize, whole_image_box, zoom_heatmaps)
@@ -31,6 +31,11 @@ from .weights import LoadedWeights, load_weights
 
 ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
 DEFAULT_BATCH = 16  # people per engine call (twice that with the flip test): bounded memory on any image
+
+
+def keypoint_records(keypoints: np.ndarray, scores: np.ndarray) -> list[list[float]]:
+    """Joints as [x, y, score] rounded for JSON (0.01 px, 4 digits of score): hpe predict's and hpe eval's records."""
+    return [[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for (x, y), s in zip(keypoints, scores)]
 
 
 @dataclass
@@ -42,9 +47,7 @@ class Person:
     scores: np.ndarray  # (K,)
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": [round(float(v), 2) for v in self.box],
-                "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(s), 4)]
-                              for (x, y), s in zip(self.keypoints, self.scores)]}
+        return {"box": [round(float(v), 2) for v in self.box], "keypoints": keypoint_records(self.keypoints, self.scores)}
 
 
 @dataclass
@@ -135,13 +138,14 @@ class Predictor:
             spec = engine_spec(self.model, self.device, in_size, lambda: real_crops(in_size, crops_order))
             backend = backend or default_backend()
             if backend == AUTO:
+                batch = 2 if flip else 1  # the predictor's usual engine call: one person, and its mirror image
                 # in the background, the first engine is whatever loads at once (a cached choice, or eager)
                 self.backend, self.decision = choose_backend(
-                    spec, batch=2 if flip else 1, expected_images=1 if background else expected_images,
+                    spec, batch=batch, expected_images=1 if background else expected_images,
                     remeasure=remeasure and not background, log=say)
                 say(self.decision.summary())
                 if background and (remeasure or not (self.decision.cached or self.decision.measured)):
-                    self._measuring = threading.Thread(target=self._measure_and_switch, args=(spec, 2 if flip else 1, say),
+                    self._measuring = threading.Thread(target=self._measure_and_switch, args=(spec, batch, say),
                                                        name="hpe-auto-measure", daemon=True)
                     self._measuring.start()
             else:
@@ -223,10 +227,8 @@ class Predictor:
 
     def heatmaps(self, views: Sequence[np.ndarray]) -> np.ndarray:
         """Crops of the same people at each of ``self.scales`` -> heatmaps averaged in the unit crop's frame."""
-        def batched(x: np.ndarray) -> np.ndarray:
-            return np.concatenate([self.run_model(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
-
-        return np.mean([zoom_heatmaps(batched(x), z) for z, x in zip(self.scales, views)], axis=0)
+        return np.mean([zoom_heatmaps(run_batched(self.run_model, x, self.batch_size), z)
+                        for z, x in zip(self.scales, views)], axis=0)
 
     def postprocess(self, heatmaps: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps -> keypoints in image pixels (N, K, 2) and scores (N, K)."""
@@ -274,4 +276,4 @@ def predict(image: ImageLike, boxes: Sequence[Sequence[float]] | None = None, *,
     return Predictor(weights, device=device, flip=flip, scales=scales)(image, boxes)
 
 
-__all__ = ["DEFAULT_BATCH", "ImageLike", "Person", "PoseResult", "Predictor", "predict"]
+__all__ = ["DEFAULT_BATCH", "ImageLike", "Person", "PoseResult", "Predictor", "keypoint_records", "predict"]
