@@ -188,7 +188,7 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     # a server sees many images: with backend auto it answers on eager PyTorch at once and measures the engines
     # in a background thread (cached afterwards), switching to the fastest when that is done
     pred = predictor or Predictor(weights, backend=backend, device=device, progress=False, expected_images=math.inf,
-                                  background=True, log=logging.getLogger("hpe_utils.serve").info)
+                                  background=True, log=log.info)
     limiter = anyio.CapacityLimiter(concurrency)
     app = FastAPI(title="hpe-workbook pose API", version="0.1.0",
                   description="Simple Baselines 2D human pose estimation. POST an image to /predict.")
