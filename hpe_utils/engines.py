@@ -124,33 +124,21 @@ class CompiledBackend:
         return np.concatenate(out)
 
 
-class TracedBackend:
+class TracedBackend(TorchBackend):
     """``torch.jit.trace`` + freeze of a checkpoint in memory (the course's deployment path)."""
 
-    name = "torchscript"
-
     def __init__(self, model: nn.Module, example: torch.Tensor, device: torch.device) -> None:
-        self.device = device
-        self.module = trace_torchscript(copy.deepcopy(model).to(device).eval(), example.to(device))
-
-    @torch.no_grad()
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.module(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+        # TorchBackend's call runs it; its __init__ is skipped: a frozen module needs no .eval()
+        self.model = trace_torchscript(copy.deepcopy(model).to(device).eval(), example.to(device))
+        self.device, self.name = device, "torchscript"
 
 
-class TorchScriptBackend:
+class TorchScriptBackend(TorchBackend):
     """A traced + frozen TorchScript file (the course's deployment format)."""
 
-    name = "torchscript"
-
     def __init__(self, path: str | os.PathLike, device: torch.device) -> None:
-        self.module, self.meta = load_torchscript(path)
-        self.device = device
-        self.module.to(device)
-
-    @torch.no_grad()
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.module(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+        module, self.meta = load_torchscript(path)
+        self.model, self.device, self.name = module.to(device), device, "torchscript"
 
 
 class OnnxBackend:
