@@ -250,8 +250,6 @@ def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skele
             raise ValueError(f"{dataset} annotations give {' or '.join(info.skeletons)} joints, but the skeleton is {sk.name}")
         return info.load(data, sk, aspect_ratio, padding, indices, images)
     except (OSError, ValueError, KeyError, IndexError) as e:
-        if isinstance(e, DatasetError):
-            raise
         detail = f"a record has no {e} field" if isinstance(e, KeyError) else str(e)
         raise DatasetError(f"cannot read {dataset} data from {data}: {detail}") from e
 
