@@ -208,3 +208,74 @@ def show(x: float = 101.0, y: float = 130.0, sigma: float = 2.0) -> None:
 explore(show, x=widgets.FloatSlider(101, min=-30, max=220, step=1),
         y=widgets.FloatSlider(130, min=-30, max=290, step=1),
         sigma=widgets.FloatSlider(2, min=0.5, max=5, step=0.5))
+
+# %% [markdown]
+# ## Exercises
+# Write the codec's two halves yourself. Fill in each function, run its cell, then the check under it: it
+# runs your function on several cases against `HeatmapCodec` and says what is wrong. `check.hint("ex02_encode")`
+# gives one hint at a time; the worked answers are in `notebooks/solutions/02_heatmap_targets.py` (try first).
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 2.1 Core: the Gaussian target of one joint
+# `encode_joint(x, y, visible, heatmap_size, sigma, stride)` takes a joint at (x, y) in input pixels and returns
+# `(heatmap, weight)`: a float array of shape (height, width) = `heatmap_size[::-1]` and 0 or 1. Follow the
+# rules above: round x / stride and y / stride to the nearest pixel, draw exp(-d² / (2 sigma²)) (peak 1) only in
+# the window within floor(3 sigma) pixels of it, clip the window at the border, and return zeros with weight 0
+# for an unlabelled joint or one whose window is wholly off the map.
+
+# %%
+def encode_joint(x, y, visible, heatmap_size=(48, 64), sigma=2.0, stride=4):
+    """(heatmap (h, w), weight) for one joint at (x, y) input pixels."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex02_encode(encode_joint)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex02_encode")
+
+# %% [markdown]
+# ### 2.2 Core: argmax and the quarter-pixel step
+# `decode_quarter(heatmap)` takes one heatmap of shape (height, width) and returns `(x, y, score)`: the argmax,
+# moved a quarter pixel towards the higher neighbour along x and along y (only where both neighbours exist,
+# 1 < x < width - 1 and 1 < y < height - 1, as in the original), and the maximum value.
+
+# %%
+def decode_quarter(heatmap):
+    """(x, y, score) of one heatmap: argmax plus the original's quarter-pixel step."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex02_decode(decode_quarter)
+
+# %% [markdown]
+# ### 2.3 Stretch: DARK's idea in one dimension
+# Sample a Gaussian at the pixel of its maximum and at its two neighbours: `left`, `centre`, `right`.
+# `parabola_offset(left, centre, right)` returns where its true centre lies, in pixels from the maximum
+# (between -0.5 and 0.5; positive to the right). Hint: the logarithm of a Gaussian is a parabola.
+
+# %%
+def parabola_offset(left, centre, right):
+    """Sub-pixel offset of a sampled Gaussian's centre from its maximum sample."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex02_parabola(parabola_offset)

@@ -223,3 +223,75 @@ for label, kp in (("original course", ref), ("this project", person.keypoints)):
     d = np.linalg.norm(kp - truth, axis=1) / torso
     missed = [n for n, v in zip(ours.joints, d) if v > 0.2]
     print(f"{label:16s} PCK@0.2 {int((d <= 0.2).sum()):2d}/16  missed: {', '.join(missed) or 'none'}")
+
+# %% [markdown]
+# ## Exercises
+# Write the pipeline's geometry yourself. Fill in each function, run its cell, then the check under it: it runs
+# your function on several cases against `hpe_utils.transforms` and `hpe_utils.flip` and says what is wrong.
+# `check.hint("ex04_crop_matrix")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/04_inference_messi.py` (try first).
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 4.1 Warm-up: the affine crop as one matrix
+# `crop_matrix(center, box_size, output_size)` returns the 2x3 matrix that `cv2.warpAffine` uses to cut the
+# box out of the image: `center` = (cx, cy) and `box_size` = (box_w, box_h) in image pixels (already at the
+# output's aspect ratio), `output_size` = (out_w, out_h). It maps an image point to a crop point; the box's
+# centre lands on the crop's centre and its width fills the crop's width. No rotation.
+
+# %%
+def crop_matrix(center, box_size, output_size):
+    """2x3 affine matrix taking image pixels to crop pixels."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex04_crop_matrix(crop_matrix)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex04_crop_matrix")
+
+# %% [markdown]
+# ### 4.2 Core: back to image pixels
+# `heatmap_to_image_points(coords, center, box_size, heatmap_size)` takes decoded joints `coords` (K, 2) in
+# heatmap pixels of a heatmap of `heatmap_size` = (w, h), and returns them in image pixels (K, 2): the inverse
+# of the crop, for the heatmap's size.
+
+# %%
+def heatmap_to_image_points(coords, center, box_size, heatmap_size):
+    """(K, 2) heatmap pixels -> (K, 2) image pixels."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex04_to_image(heatmap_to_image_points)
+
+# %% [markdown]
+# ### 4.3 Core: flip back with the left/right swap
+# `flip_back(heatmaps, flip_pairs)` takes the heatmaps (K, h, w) the network predicted for the *mirrored* crop
+# and returns them in the original orientation: each map mirrored along its width, and the maps of each
+# (left, right) pair in `flip_pairs` swapped (e.g. `weights.skeleton.flip_pairs`). No shift: `flip_test`
+# adds the 0.75-pixel shift of section 5 afterwards.
+
+# %%
+def flip_back(heatmaps, flip_pairs):
+    """(K, h, w) heatmaps of a mirrored crop -> heatmaps of the original crop."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex04_flip_back(flip_back)
