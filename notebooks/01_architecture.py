@@ -115,3 +115,73 @@ print(tuple(heatmaps.shape), "| |values| below 0.05:", bool(heatmaps.abs().max()
 # %% [markdown]
 # **Take-aways.** The whole method is a backbone, an upsampling head and a per-joint 1x1 classifier of
 # heatmap pixels. What makes it work is in the targets and the decoding — the next notebook.
+
+# %% [markdown]
+# ## Exercises
+# Fill in each function, run its cell, then the check under it: it runs your function against the library on
+# several cases and says what is wrong, if anything. `check.hint("ex01_deconv_size")` gives one hint at a time;
+# the worked answers are in `notebooks/solutions/01_architecture.py` — try first.
+
+# %%
+from torch import nn
+
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 1.1 Warm-up: the output size of a transposed convolution
+# `deconv_output_size(size, kernel=4, stride=2, padding=1, output_padding=0)` returns the side length (an `int`)
+# of the map that one `nn.ConvTranspose2d` with these settings makes from a map `size` pixels wide — worked out,
+# not by building a layer. An ordinary convolution gives `(size + 2·padding − kernel) // stride + 1`; a
+# transposed one maps sizes the other way, and `output_padding` adds that many pixels at the far end. The check
+# compares with real layers, the head's setting (kernel 4, stride 2, padding 1) and others.
+
+# %%
+def deconv_output_size(size: int, kernel: int = 4, stride: int = 2, padding: int = 1, output_padding: int = 0) -> int:
+    """The side length after one nn.ConvTranspose2d with these settings."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex01_deconv_size(deconv_output_size)
+
+# %%
+check.hint("ex01_deconv_size")
+
+# %% [markdown]
+# ### 1.2 Core: the heatmap size for an input size
+# `heatmap_size(input_w, input_h)` returns `(width, height)` (ints) of the heatmaps PoseResNet outputs for an
+# input `input_w` pixels wide and `input_h` high. The backbone has five stride-2 layers (`conv1`, the max-pool and
+# the first block of `layer2`, `layer3`, `layer4`); each maps a side of n pixels to ceil(n / 2), because its
+# padding keeps a last, partial window. The head then follows. The check compares with a real forward pass,
+# including sizes that are not multiples of 32.
+
+# %%
+def heatmap_size(input_w: int, input_h: int) -> tuple[int, int]:
+    """The (width, height) of PoseResNet's heatmaps for an input of that size."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex01_heatmap_size(heatmap_size)
+
+# %% [markdown]
+# ### 1.3 Stretch: build the head
+# `make_head(in_channels, num_joints, deconv_channels=256)` returns an `nn.Module` that turns backbone features
+# `(N, in_channels, h, w)` into heatmaps `(N, num_joints, 8h, 8w)`: three times `ConvTranspose2d` (kernel 4,
+# stride 2, padding 1, no bias) → `BatchNorm2d` → `ReLU`, each with `deconv_channels` channels, then a 1x1
+# `Conv2d` (with bias) to `num_joints` heatmaps. The check compares shapes, the parameter count and — with the
+# library head's weights copied into yours — the heatmaps themselves.
+
+# %%
+def make_head(in_channels: int, num_joints: int, deconv_channels: int = 256) -> nn.Module:
+    """Simple Baselines' deconvolution head for backbone features of in_channels channels."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex01_head(make_head)

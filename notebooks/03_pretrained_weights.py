@@ -150,3 +150,72 @@ for path in sorted((DATA / "samples").glob("*.jpg")) + [DATA / "messi_kick.webp"
     score_drop.append(a.scores.mean() - b.scores.mean())
 print(f"{len(moves)} images: joints move by {np.mean(moves):.2f} torso lengths on average when the channels are "
       f"swapped; mean confidence drops by {np.mean(score_drop):.2f}")
+
+# %% [markdown]
+# ## Exercises
+# Fill in each function, run its cell, then the check under it: it runs your function against the library on
+# several cases and says what is wrong, if anything. `check.hint("ex03_convert_keys")` gives one hint at a time;
+# the worked answers are in `notebooks/solutions/03_pretrained_weights.py` — try first.
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 3.1 Warm-up: convert a checkpoint's key layout to ours
+# `convert_keys(state_dict)` returns a new dict with the same tensors under our names: remove the prefixes
+# `module.` (DataParallel), `backbone.` and `head.` (mmpose 1.x) and `keypoint_head.` (mmpose 0.x) from the
+# *start* of every key, as many as it carries (`module.backbone.conv1.weight` → `conv1.weight`). A key without a
+# prefix stays as it is; no tensor is dropped. The check compares with `hpe_utils.weights.normalize_keys` on five
+# layouts of a real PoseResNet's keys.
+
+# %%
+def convert_keys(state_dict: dict) -> dict:
+    """The same tensors under our key names."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex03_convert_keys(convert_keys)
+
+# %%
+check.hint("ex03_convert_keys")
+
+# %% [markdown]
+# ### 3.2 Core: the network input, in the weights' colour order
+# `to_network_input(image_rgb, color_order)` turns a uint8 RGB image `(H, W, 3)` into the float32 tensor
+# `(1, 3, H, W)` that weights trained in `color_order` (`"rgb"` or `"bgr"`) expect: for `"bgr"` reverse the
+# channels first; then scale to [0, 1], subtract the ImageNet mean (0.485, 0.456, 0.406) and divide by its std
+# (0.229, 0.224, 0.225) — in this order for both colour orders, as the MSRA training did; channels first, then a
+# batch axis. Leave the caller's image unchanged. The check compares with `hpe_utils.transforms.normalize`.
+
+# %%
+def to_network_input(image_rgb: np.ndarray, color_order: str) -> torch.Tensor:
+    """A uint8 RGB image (H, W, 3) as the float32 (1, 3, H, W) batch weights of this colour order expect."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex03_bgr_trap(to_network_input)
+
+# %% [markdown]
+# ### 3.3 Stretch: read the architecture off a state dict
+# `infer_architecture(state_dict)` returns `(depth, num_joints)` (ints) of a PoseResNet state dict in our layout
+# (`conv1.weight`, `layer1.0.conv1.weight`, …, `final_layer.weight`), from its keys and shapes alone. The ResNets,
+# by blocks per stage `layer1`…`layer4`: 18 → (2, 2, 2, 2) and 34 → (3, 4, 6, 3) of basic blocks (two 3x3
+# convs); 50 → (3, 4, 6, 3), 101 → (3, 4, 23, 3) and 152 → (3, 8, 36, 3) of bottleneck blocks (three convs:
+# `conv1`, `conv2`, `conv3`). The check compares with `hpe_utils.weights.infer_config` on every depth; its
+# tensors are on PyTorch's `meta` device (shapes without data), so read only keys and `.shape`.
+
+# %%
+def infer_architecture(state_dict: dict) -> tuple[int, int]:
+    """(ResNet depth, number of joints) of a PoseResNet state dict in our layout."""
+    # your code here
+    raise NotImplementedError
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex03_infer_arch(infer_architecture)

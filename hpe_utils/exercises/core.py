@@ -83,7 +83,9 @@ def call(answer: Callable[..., Any], *args: Any, case: str, **kwargs: Any) -> An
         raise
     except Exception as e:  # the learner's own bug: say where, in their terms, not with our traceback
         frames = traceback.extract_tb(e.__traceback__)
-        where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames and frames[-1].line else ""
+        own = getattr(getattr(answer, "__code__", None), "co_filename", None)
+        mine = [f for f in frames if f.filename == own] or frames  # the learner's line, not one deep in torch
+        where = f" (line {mine[-1].lineno}: {mine[-1].line})" if mine and mine[-1].line else ""
         raise Wrong(f"on {case} your function raised {type(e).__name__}: {e}{where}") from e
 
 
