@@ -110,3 +110,61 @@ print("still serving:", httpx.get(URL + "/health").json()["status"])
 
 # %%
 server.stop()
+
+# %% [markdown]
+# ## Exercises
+# Be the API's client. Fill in each function, run its cell, then the check under it: the checks run your
+# function against the real app (a FastAPI test client, no port needed) and compare with what the server itself
+# answers. `check.hint("ex07_parse_record")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/07_serving.py` (try first).
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 7.1 Warm-up: keypoints out of the JSON record
+# `keypoints_from_record(record)` takes the record `POST /predict` returns (a dict like `record` above) and
+# returns a float array of shape (people, joints, 2): each person's (x, y) in image pixels, joints in the order
+# of `record["joints"]`, without the scores. A record with no people gives shape (0, joints, 2).
+
+# %%
+def keypoints_from_record(record):
+    """Keypoints (people, joints, 2) in image pixels from the API's JSON record."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex07_parse_record(keypoints_from_record)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex07_parse_record")
+
+# %% [markdown]
+# ### 7.2 Core: call the API and handle its errors
+# `pose_or_error(client, image_bytes)` posts the bytes to `/predict` with `client` (an httpx-style client whose
+# base URL is the server: `client.post("/predict", ...)`) and returns either the keypoints, an array (people,
+# joints, 2) as in 7.1, when the server answers 200, or the server's own error message (the `"error"` of its
+# JSON body, a `str`) when it refuses the upload with a 4xx. It never raises for a refused upload. To try it
+# yourself on a fresh server (the one above is stopped):
+#
+#     with BackgroundServer(create_app("default", backend="torch")) as url:
+#         print(pose_or_error(httpx.Client(base_url=url), b"hello"))
+
+# %%
+def pose_or_error(client, image_bytes):
+    """Keypoints (people, joints, 2) for an accepted upload, or the server's error message (str) for a refused one."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex07_call_api(pose_or_error)

@@ -165,3 +165,78 @@ decoding = meta.get("decoding", {"refine": "quarter", "flip_shift": 1.0})  # fil
 print(f"shipped weights: validation PCK@0.2 {meta['val_pck@0.2']:.3f} as measured in training "
       f"({decoding['refine']} step, flip shift {decoding['flip_shift']:g})")
 print("`hpe eval` today decodes with DARK and flip shift 0.75: see the model card's Decoding section")
+
+# %% [markdown]
+# ## Exercises
+# Three pieces of the training recipe, written by hand. Fill in each function, run its cell, then the check
+# under it: it compares your function with what `hpe_utils.train` really uses (PyTorch's `MultiStepLR`, the
+# dataset's flip, `JointsMSELoss`) and says what is wrong. `check.hint("ex08_lr_schedule")` gives one hint at a
+# time; the worked answers are in `notebooks/solutions/08_training.py` (try first).
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 8.1 Warm-up: the step schedule
+# `learning_rate(epoch, base_lr, milestones, gamma)` returns the rate epoch `epoch` trains at: `base_lr`,
+# multiplied by `gamma` at each milestone. Epochs count from 0, as in `train`'s loop (`metrics.json` numbers its
+# rows from 1), and at epoch `m` of a milestone `m` the new rate already applies. The paper: 1e-3, x0.1 at
+# epochs 90 and 120, 140 epochs; this notebook's run: 2e-3, x0.1 at 20 — compare with `history[i]["lr"]`.
+
+# %%
+def learning_rate(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
+    """The learning rate epoch ``epoch`` (counted from 0) trains at under a step schedule."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex08_lr_schedule(learning_rate)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex08_lr_schedule")
+
+# %% [markdown]
+# ### 8.2 Core: horizontal flip with the left/right swap
+# `flip_sample(image, keypoints, visible, flip_pairs)` mirrors one training sample left-right: `image` is
+# (height, width, 3) uint8, `keypoints` (K, 2) float (x, y) in its pixels, `visible` (K,) 0/1 flags, and
+# `flip_pairs` the skeleton's left/right joint pairs, e.g. `get_skeleton("mpii16").flip_pairs`. Return
+# `(image, keypoints, visible)`: the image mirrored, each x moved to the mirrored pixel (pixel centres run 0 …
+# W - 1), and left and right joints swapped — the person's left knee, seen in a mirror, is a right knee — with
+# their flags. Leave the arrays passed in unchanged.
+
+# %%
+def flip_sample(image, keypoints, visible, flip_pairs):
+    """The sample mirrored left-right: (image, keypoints (K, 2), visible (K,)) with left and right joints swapped."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex08_flip_augment(flip_sample)
+
+# %% [markdown]
+# ### 8.3 Stretch: the loss with target weights
+# `joints_mse(output, target, target_weight)` takes the network's heatmaps and the targets, both tensors
+# (N, K, h, w), and the target weights (N, K) (1 = labelled, 0 = not), and returns the training loss as a 0-dim
+# tensor: 0.5 x the mean, over batch, joints and pixels, of ((output - target) x weight)², so an unlabelled
+# joint adds nothing but still counts in the mean (the original's convention). Training calls `.backward()` on it.
+
+# %%
+def joints_mse(output, target, target_weight):
+    """0.5 x mean squared error over batch, joints and pixels, each joint's maps weighted by its target weight."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex08_joints_mse(joints_mse)
