@@ -15,7 +15,8 @@ from .skeletons import PART_COLOURS, Skeleton, get_skeleton
 SCORE_THRESHOLD = 0.3  # joints scoring below this are hidden when drawing: their positions are unreliable
 
 
-def _visible(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
+def shown_joints(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
+    """Which joints a drawing shows: a known (finite) position and a score at or above the threshold."""
     ok = np.isfinite(keypoints).all(axis=1)
     if scores is not None:
         ok &= np.asarray(scores, dtype=np.float64) >= threshold
@@ -31,7 +32,7 @@ def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.shape != (sk.num_joints, 2):
         raise ValueError(f"keypoints must be ({sk.num_joints}, 2) for {sk.name}, got {kp.shape}")
-    ok = _visible(kp, scores, threshold)
+    ok = shown_joints(kp, scores, threshold)
     h, w = img.shape[:2]
     t = thickness or max(2, round(min(h, w) / 150))
     r = radius or max(3, round(t * 1.5))
@@ -207,4 +208,5 @@ def plot_augmentations(dataset: Any, index: int = 0, *, draws: int = 6,
 
 
 __all__ = ["SCORE_THRESHOLD", "draw_people", "draw_skeleton", "plot_augmentations", "plot_heatmap_grid",
-           "plot_heatmap_overlay", "plot_keypoints", "plot_loss_curve", "plot_per_joint", "plot_side_by_side"]
+           "plot_heatmap_overlay", "plot_keypoints", "plot_loss_curve", "plot_per_joint", "plot_side_by_side",
+           "shown_joints"]

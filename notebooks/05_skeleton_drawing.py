@@ -125,3 +125,60 @@ ax.set_title("Joint scores on the Messi image")
 ax.set_xlabel("joint")
 ax.set_ylabel("score (heatmap maximum)")
 plt.show()
+
+# %% [markdown]
+# ## Exercises
+# Fill in each function, run its cell, then the check under it: it runs your function on several cases against
+# the library's own code (`draw_skeleton`'s visibility rule, `hpe_utils.metrics.pck`) and says what is wrong.
+# `check.hint("ex05_limbs")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/05_skeleton_drawing.py` — try first.
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 5.1 Warm-up: which limbs does the drawing show?
+# `limbs_to_draw(keypoints, scores, limbs, threshold)` takes keypoints (K, 2) in pixels (NaN where a position is
+# unknown), scores (K,), the skeleton's `limbs` (a list of joint-index pairs (a, b), e.g. `MPII16.limbs`) and a
+# threshold. A joint is drawn when its x and y are finite and its score >= threshold; a limb is drawn when both
+# its joints are. Return the drawn limbs as a list of (a, b) pairs, in the order of `limbs`.
+
+# %%
+def limbs_to_draw(keypoints, scores, limbs, threshold=0.3):
+    """The (a, b) limbs whose two joints are both drawn, in the order of `limbs`."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex05_limbs(limbs_to_draw)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex05_limbs")
+
+# %% [markdown]
+# ### 5.2 Core: PCK per joint, from scratch
+# A score says how sure the model is; PCK says how often it is right. A predicted joint is correct when it lies
+# within alpha x norm pixels of the truth, where norm is the person's reference length (the torso for LSP, as
+# in notebook 04). `pck_per_joint(pred, gt, visible, norm, alpha=0.2)` takes predictions and truth (N, K, 2) in
+# pixels, visible (N, K) (> 0: labelled) and norm (N,), and returns an array (K,): for each joint, the share of
+# the samples where it is labelled that are correct. Exactly alpha x norm away counts as correct; a sample
+# whose norm is NaN or <= 0 is skipped; a joint labelled in no sample gets NaN.
+
+# %%
+def pck_per_joint(pred, gt, visible, norm, alpha=0.2):
+    """Per-joint share of labelled joints within alpha x norm pixels of the truth (NaN where never labelled)."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex05_pck(pck_per_joint)

@@ -186,3 +186,57 @@ print(auto.decision.table())
 # NBVAL_CHECK_OUTPUT
 chosen = next(m for m in auto.decision.measurements if m.backend == auto.decision.backend)
 print("auto's engine matches eager fp32:", chosen.ok)
+
+# %% [markdown]
+# ## Exercises
+# Fill in each function, run its cell, then the check under it: it runs your function on several cases against
+# the library's own code (`hpe_utils.timing.median_ms`, `hpe_utils.formats.export_program`) and says what is
+# wrong. `check.hint("ex06_latency")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/06_jit_tracing_export.py` — try first.
+
+# %%
+from hpe_utils.exercises import Checker
+
+check = Checker()
+
+# %% [markdown]
+# ### 6.1 Core: measure a latency honestly
+# `median_latency_ms(fn, warmup=3, repeats=20)` calls `fn()` (no arguments) `warmup` times without timing it
+# (first calls allocate memory and pick kernels), then `repeats` times timing each call with
+# `time.perf_counter()`, and returns the median of those times in milliseconds, as a float. The check times a
+# function with slow first calls and one slow outlier, so it takes about a second.
+
+# %%
+def median_latency_ms(fn, warmup=3, repeats=20):
+    """Median wall time of fn() in milliseconds, after untimed warm-up calls."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex06_latency(median_latency_ms)
+
+# %% [markdown]
+# Stuck? Each call gives the next hint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.hint("ex06_latency")
+
+# %% [markdown]
+# ### 6.2 Stretch: `torch.export` with a dynamic batch dimension
+# `export_model(model, example)` takes a module (it may still be in training mode: export it for inference)
+# and an example input (B, 3, H, W), and returns a `torch.export.ExportedProgram` whose `.module()` gives the
+# model's eval-mode output for any batch size, not only B (the check also passes an example of batch 1).
+
+# %%
+def export_model(model, example):
+    """model as a torch.export.ExportedProgram whose batch dimension may vary."""
+    # your code here
+    raise NotImplementedError
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check.ex06_export(export_model)
