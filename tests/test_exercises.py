@@ -152,3 +152,20 @@ def test_the_checker_imports_where_a_notebook_installed_no_extras():
             + "from hpe_utils.exercises import EXERCISES, Checker\nprint(len(EXERCISES))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_lists_every_exercise_from_the_registry():
+    from hpe_utils.exercises import exercises_table
+
+    assert exercises_table() in (REPO / "README.md").read_text()  # regenerate with python -m hpe_utils.exercises
+
+
+@pytest.mark.slow
+def test_a_teacher_checks_every_worked_solution_from_the_command_line():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hpe_utils.exercises", "--solutions"], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("✅") == len(EXERCISES)

@@ -13,4 +13,14 @@ from .core import Checker, Exercise, Feedback, Message, Wrong, registry
 EXERCISES: dict[str, Exercise] = registry(nb01.EXERCISES, nb02.EXERCISES, nb03.EXERCISES, nb04.EXERCISES,
                                           nb05.EXERCISES, nb06.EXERCISES, nb07.EXERCISES, nb08.EXERCISES)
 
-__all__ = ["EXERCISES", "Checker", "Exercise", "Feedback", "Message", "Wrong"]
+
+
+def exercises_table() -> str:
+    """The README's table of every exercise, generated from the registry so the two never disagree."""
+    rows = ["| exercise | notebook | level | what you write | function |", "|---|---|---|---|---|"]
+    for ex in EXERCISES.values():
+        rows.append(f"| `{ex.name}` | {ex.notebook[:2]} | {ex.level} | {ex.title} | `{ex.function}()` |")
+    return "\n".join(rows)
+
+
+__all__ = ["EXERCISES", "Checker", "Exercise", "Feedback", "Message", "Wrong", "exercises_table"]
