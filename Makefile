@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= notebooks,serve,export,eval,dev
 
-.PHONY: setup setup-browser colab-wheels demo test test-fast notebooks sync-notebooks lab clean
+.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -15,6 +15,11 @@ setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# ONNX Runtime Web for the in-browser site (hpe export --format web): fetched once with npm pack at the pinned
+# version, checked by SHA-256, into the download cache (the web tests skip, saying so, without it)
+setup-web: setup
+	$(PYTHON) -c "from hpe_utils.web import ort_dist; ort_dist()"
 
 # wheels of everything the notebooks' first cells install beyond Colab's base image (never torch), so the
 # Colab-like test (tests/test_colab.py) installs offline, exactly as those cells do
@@ -32,7 +37,7 @@ demo: setup
 # the layering contract (pyproject.toml [tool.importlinter]), unit tests and every notebook through nbval
 # (HPE_NO_WIDGETS: explorers draw their picture without live sliders, which no one can move in a headless run) (lax: only cells marked NBVAL_CHECK_OUTPUT are compared);
 # HPE_OFFLINE makes the notebooks' optional download cells skip
-test: setup setup-browser colab-wheels
+test: setup setup-browser setup-web colab-wheels
 	lint-imports --no-logo --no-cache
 	HPE_OFFLINE=1 HPE_NO_WIDGETS=1 $(PYTHON) -m pytest -q --nbval-lax tests notebooks
 

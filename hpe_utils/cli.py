@@ -30,6 +30,7 @@ from .serve import Limits, serve
 from .train import TrainConfig, train
 from .transforms import check_scales
 from .viz import SCORE_THRESHOLD, draw_people, plot_per_joint
+from .web import ORT_WEB_VERSION, WebExportError, export_web
 from .weights import average_checkpoints, describe_weights_table, download_weights, load_weights, set_box_padding
 
 
@@ -244,18 +245,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not images:
         _err("no calibration images: pass --images IMG ...")
         return 2
+    if (args.out is None) == (args.target is None):
+        _err("give the output once: hpe export --format FMT OUT (or --out OUT)")
+        return 2
+    out = args.out or args.target
+    if args.ort_dist and args.format != "web":
+        _err("--ort-dist is for --format web")
+        return 2
+    log = (lambda _m: None) if args.quiet else print
     try:
-        report = export(args.weights, args.format, args.out, images, overwrite=args.overwrite,
-                        log=(lambda _m: None) if args.quiet else print)
-    except (WeightsError, FileExistsError, InputError) as e:
+        if args.format == "web":
+            site = export_web(args.weights, out, images, ort=args.ort_dist, overwrite=args.overwrite, log=log)
+            ok = site.parity.ok
+        else:
+            ok = export(args.weights, args.format, out, images, overwrite=args.overwrite, log=log).ok
+    except (WeightsError, FileExistsError, InputError, WebExportError) as e:
         _err(str(e))
         return 2
     except RuntimeError as e:
         _err(str(e))
         return 1
     if not args.quiet:
-        print(f"wrote {args.out}")
-    return 0 if report.ok else 1
+        print(f"wrote {out}" + (f"; serve it with: python -m http.server -d {out}" if args.format == "web" else ""))
+    return 0 if ok else 1
 
 
 # ------------------------------------------------------------------ serve
@@ -263,7 +275,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(args.host, args.port, weights=args.weights, backend=args.backend, device=args.device,
-              limits=Limits(int(args.max_upload_mb * 1024 * 1024), int(args.max_megapixels * 1e6)), concurrency=args.concurrency)
+              limits=Limits(int(args.max_upload_mb * 1024 * 1024), int(args.max_megapixels * 1e6)), concurrency=args.concurrency,
+              web_site=None if args.no_browser else (args.web_site or "auto"))
     except (WeightsError, InputError) as e:
         _err(str(e))
         return 2
@@ -321,11 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     t.set_defaults(func=cmd_train)
 
-    x = sub.add_parser("export", help="export to " + " / ".join(EXPORT_FORMATS) + ", verified against PyTorch first")
-    x.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
-                   help="; ".join(f"{f.name}: {f.summary}" for f in EXPORT_FORMATS.values()))
+    x = sub.add_parser("export", help="export to " + " / ".join([*EXPORT_FORMATS, "web"]) +
+                       ", verified against PyTorch first")
+    x.add_argument("--format", required=True, choices=[*EXPORT_FORMATS, "web"],
+                   help="; ".join(f"{f.name}: {f.summary}" for f in EXPORT_FORMATS.values()) +
+                   "; web: a static site (OUT is a folder) running the model in the browser with ONNX Runtime Web")
+    x.add_argument("target", nargs="?", metavar="OUT", help="output file (.torchscript or .onnx), or folder for web")
     x.add_argument("--weights", default="default")
-    x.add_argument("--out", required=True, help="output file (.torchscript or .onnx)")
+    x.add_argument("--out", help="the same as OUT")
+    x.add_argument("--ort-dist", metavar="DIR", help=f"onnxruntime-web {ORT_WEB_VERSION}'s dist/ folder (default: "
+                   "fetched once with npm pack, checked by SHA-256, cached)")
     x.add_argument("--images", nargs="+", help="real images for calibration and the parity check (default: data/)")
     x.add_argument("--overwrite", action="store_true")
     x.add_argument("-q", "--quiet", action="store_true")
@@ -341,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-upload-mb", type=float, default=10.0)
     sv.add_argument("--max-megapixels", type=float, default=40.0)
     sv.add_argument("--concurrency", type=int, default=2, help="inferences running at once")
+    sv.add_argument("--web-site", metavar="DIR", help="a site from hpe export --format web for the page's in-browser "
+                    "mode (default: built for the weights on first use, cached)")
+    sv.add_argument("--no-browser", action="store_true", help="the page runs the model on this server only")
     sv.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("eval", help="evaluate weights on a dataset (PCK, PCKh, COCO AP)")

@@ -29,6 +29,7 @@ from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
 from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
 from .predictor import Predictor
 from .viz import SCORE_THRESHOLD, draw_people
+from .web import ORT_FILES, PAGE_FILES, BrowserSite
 
 log = logging.getLogger("hpe_utils.serve")
 
@@ -176,9 +177,23 @@ class InternalErrors:
             await JSONResponse(body, status_code=status)(scope, receive, send)
 
 
+# the in-browser site's own files, by the name the page asks for, and how each is served
+SITE_MEDIA = {"meta.json": "application/json", "model.onnx": "application/octet-stream",
+              "model.fp16.onnx": "application/octet-stream"}
+PAGE_MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+              ".mjs": "text/javascript; charset=utf-8", ".wasm": "application/wasm"}
+# the page is cross-origin isolated, so the in-browser mode gets WebAssembly threads (all its files are ours)
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+
+
 def create_app(weights: str = "default", *, backend: str | None = None, device: str = "cpu", limits: Limits = Limits(),
-               concurrency: int = 2, predictor: Any = None) -> Any:
-    """The REST API. The model is loaded once here; inference runs in worker threads, ``concurrency`` at a time."""
+               concurrency: int = 2, predictor: Any = None, web_site: Any = "auto") -> Any:
+    """The REST API and the web page. The model is loaded once here; inference runs in worker threads.
+
+    The page (the same files as ``hpe export --format web``) can run the model on this server or in the
+    browser; for the latter the app serves a site made for its weights: ``web_site`` is such a folder, "auto"
+    (build one in the download cache in a background thread, when ONNX Runtime Web is at hand) or None (off).
+    """
     import anyio
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
@@ -209,9 +224,44 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
+    site = BrowserSite(web_site, weights if predictor is None else None, log=log.info)
+
+    def site_file(name: str) -> bytes:
+        try:
+            return site.read(name)
+        except FileNotFoundError as e:
+            raise ClientError(404, str(e)) from None
+        except LookupError as e:  # not built (yet): the page shows this and retries while it is being built
+            raise ClientError(503, str(e)) from None
+
+    def page_meta() -> dict[str, Any]:
+        """The site's meta.json when it is built, plus what the server offers; without a site, enough to draw."""
+        info = skeleton_info(pred)
+        meta: dict[str, Any] = {
+            "format": "hpe-web/1", "score_threshold": SCORE_THRESHOLD, "max_image_pixels": limits.max_pixels,
+            "skeleton": {"name": info["name"], "joints": info["joints"], "limbs": info["limbs"],
+                         "colors": info["limb_colours"], "joint_colors": info["joint_colours"]}}
+        try:
+            meta.update(json.loads(site.read("meta.json")))  # starts building it on first use
+        except (LookupError, FileNotFoundError):
+            pass
+        meta.update(server={"predict": "predict", "health": "health"}, browser=site.status(),
+                    max_image_pixels=limits.max_pixels)
+        return meta
+
+    def page_file(name: str) -> Response:
+        data = resources.files("hpe_utils").joinpath(f"static/web/{name}").read_bytes()
+        return Response(data, media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def page() -> HTMLResponse:
-        return HTMLResponse(resources.files("hpe_utils").joinpath("static/index.html").read_text(encoding="utf-8"))
+    async def page() -> Response:
+        return page_file("index.html")
+
+    @app.get("/ort/{name}", include_in_schema=False)
+    async def runtime_file(name: str) -> Response:
+        if name not in ORT_FILES:
+            raise ClientError(404, f"no such file: /ort/{name}")
+        return Response(site_file(f"ort/{name}"), media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -220,7 +270,8 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
                 "backend": pred.backend.name, "flip_test": pred.flip, "refine": pred.codec.refine,
                 # auto's background measurement still running: the backend above may change
                 "measuring_engines": not getattr(pred, "wait_for_backend", lambda _t: True)(0),
-                "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels}}
+                "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels},
+                "browser_inference": site.status()}
 
     @app.get("/skeleton")
     async def skeleton() -> dict[str, Any]:
@@ -252,7 +303,18 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
             lambda: run_prediction(pred, data, parsed, format, threshold, limits), limiter=limiter)
         return Response(out, media_type=media)
 
+    @app.get("/{name}", include_in_schema=False)
+    async def page_or_site_file(name: str) -> Response:
+        if name in PAGE_FILES:
+            return page_file(name)
+        if name == "meta.json":  # always 200: the page learns from it whether and how the model can run in it
+            return JSONResponse(page_meta(), headers=ISOLATION)
+        if name in SITE_MEDIA:
+            return Response(site_file(name), media_type=SITE_MEDIA[name], headers=ISOLATION)
+        raise ClientError(404, f"no such page: /{name}")
+
     app.state.predictor = pred
+    app.state.web_site = site
     return app
 
 
