@@ -36,7 +36,7 @@ NOTEBOOK_EXTRAS: dict[str, tuple[str, ...]] = {
     "04_inference_messi": (),
     "05_skeleton_drawing": ("widgets",),
     "06_jit_tracing_export": ("export",),
-    "07_serving": ("serve",),
+    "07_serving": ("serve", "export"),  # export: the ONNX model of the in-browser site
     "08_training": (),
 }
 

@@ -32,7 +32,7 @@ CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
 if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[serve]"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[serve,export]"], check=True)
     os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
     importlib.invalidate_caches()
 if "google.colab" in sys.modules:
@@ -110,6 +110,81 @@ print("still serving:", httpx.get(URL + "/health").json()["status"])
 
 # %%
 server.stop()
+
+# %% [markdown]
+# ## The third deployment: the model in the browser
+# `hpe export --format web DIR` writes a static site: the same page, `meta.json` (skeleton, input size, colour
+# order, box padding, mean/std: what `Predictor` knows), the model as ONNX (fp32, checked against PyTorch like
+# every export; an fp16 copy, which the page loads, at half the download when it keeps 99 % of joints in place) and ONNX Runtime Web's
+# WebAssembly runtime. Its JavaScript does what `Predictor` does — crop, normalise, flip test, DARK decoding,
+# back to image pixels — and a test in Chromium finds its keypoints within 0.0001 px of `Predictor`'s. Any
+# folder host serves it (`deploy/static-site.md`); `hpe serve`'s page has the same files and a switch between
+# "on the server" and "in the browser". The runtime is fetched once with npm (`make setup-web` does it).
+
+# %%
+import tempfile
+from pathlib import Path
+
+from hpe_utils.files import shipped_images
+from hpe_utils.web import WebExportError, export_web, ort_cached
+
+SITE = Path(tempfile.mkdtemp()) / "site"
+site = None
+if os.environ.get("HPE_OFFLINE") and ort_cached() is None:
+    print("offline run without ONNX Runtime Web in the cache (make setup-web): export skipped")
+else:
+    try:
+        site = export_web("default", SITE, shipped_images()[:3], log=lambda _m: None)
+        print(site)
+    except WebExportError as e:  # e.g. no npm to fetch the runtime with: the message says what to do
+        print("no site:", e)
+
+# %% [markdown]
+# Serve the folder and open the page (on Colab through its proxy, in a new tab; locally at the printed link).
+# The model runs in *your* browser: this notebook only hands out files. Pick a photo or start the webcam.
+
+# %%
+import functools
+import http.server
+import threading
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request in the notebook
+        pass
+
+
+if site is not None:
+    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(SITE)))
+    threading.Thread(target=static.serve_forever, daemon=True).start()
+    port = static.server_address[1]
+    if "google.colab" in sys.modules:
+        from google.colab import output
+
+        output.serve_kernel_port_as_window(port, anchor_text="open the pose page (runs in your browser)")
+    else:
+        print(f"open http://127.0.0.1:{port}/ in a browser")
+
+# %% [markdown]
+# ### Lambda or the browser?
+# Measured on this project's 2-core machine (`bench/web_page.py`, `bench/end_to_end.py`; Lambda's own latency
+# adds the network and, on a cold start, loading torch):
+#
+# | | REST service (`hpe serve`, Lambda) | in the browser (ONNX Runtime Web) |
+# |---|---|---|
+# | who pays for compute | you, per request (Lambda bills GB-seconds) | the visitor's device; you pay only for static hosting |
+# | one photo, flip test on | about 0.1 s of server CPU (eager PyTorch; README, Speed) + the upload | 0.17 s (2 wasm threads) – 0.29 s (1 thread) |
+# | first use | a cold Lambda start loads torch (seconds) | downloads 45 MB once (31 MB fp16 model + 14 MB runtime; the browser caches it), first pose 1.2 s after opening the page on localhost |
+# | webcam | a round trip per frame: impractical | about 10 frames/s with threads, 4 without (flip test off) |
+# | privacy | images travel to your server | images never leave the device |
+# | works offline | no | yes, once loaded |
+#
+# The browser wins on cost, privacy and live video; the server wins on weak devices (a phone runs the wasm
+# model several times slower), on the first visit's download, and when you must log or control what is run.
+
+# %%
+if site is not None:
+    static.shutdown()
 
 # %% [markdown]
 # ## Exercises

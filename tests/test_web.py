@@ -382,3 +382,28 @@ def test_a_missing_or_denied_camera_gets_a_clear_message(playwright, plain, flag
         assert not page.errors, page.errors
     finally:
         b.close()
+
+
+def test_the_half_size_model_is_loaded_when_shipped_and_keeps_the_joints(browser, page, tmp_path, capsys):
+    out = tmp_path / "site16"
+    site = web.export_web("default", out, [MESSI], ort=_runtime(), log=lambda _m: None)
+    if "model.fp16.onnx" not in site.files:
+        pytest.skip(f"the fp16 model did not keep parity, so it was not shipped: {site.fp16}")
+    (out / "_test").mkdir()
+    shutil.copyfile(MESSI, out / "_test" / MESSI.name)
+    with _serve(out, isolate=True) as url:
+        page.ready(url + "?model=fp32")
+        assert page.page.evaluate("hpe.model") == "model.onnx"  # asked for
+        page.ready(url)
+        assert page.page.evaluate("hpe.model") == "model.fp16.onnx"  # the default when the export shipped it
+        got = page.page.evaluate(PREDICT, [f"{url}_test/{MESSI.name}", True])
+        ms = page.page.evaluate(TIMING, [f"{url}_test/{MESSI.name}", False, 3])
+    ref = Predictor("default", backend="onnx", progress=False)(read_image(MESSI)).people[0]
+    d = np.linalg.norm(np.asarray(got["keypoints"]) - ref.keypoints, axis=1)
+    with capsys.disabled():
+        print(f"\nfp16 model in the page ({site.files['model.fp16.onnx'] / 1e6:.1f} MB vs "
+              f"{site.files['model.onnx'] / 1e6:.1f} MB): joints vs fp32 Predictor max {d.max():.2f} px, "
+              f"mean {d.mean():.2f} px; flip off {statistics.median(m['total'] for m in ms):.0f} ms per frame")
+    stride = read_image(MESSI).shape[1] * 1.25 / 64  # one heatmap pixel in image pixels, at most
+    assert (d <= stride).mean() >= 0.99, d
+    assert not page.errors, page.errors

@@ -110,12 +110,16 @@
     // threads need cross-origin isolation (COOP: same-origin + COEP: require-corp headers from the host)
     const threads = window.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
     ort.env.wasm.numThreads = threads;
-    const model = await (await fetchOk(meta.model, "the model")).arrayBuffer();
+    // the half-size fp16 copy when the export kept it (it ships only if at most 1 % of joints move by a heatmap
+    // pixel; measured 0.01 px on the Messi image, at the same speed): half the download; ?model=fp32 for the other
+    const half = new URLSearchParams(location.search).get("model") !== "fp32" && meta.model_fp16;
+    const modelFile = half ? meta.model_fp16 : meta.model;
+    const model = await (await fetchOk(modelFile, "the model")).arrayBuffer();
     let session;
     try {
       session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     } catch (e) {
-      throw new UserError(`The model (${meta.model}) failed to load: ${describe(e)}`);
+      throw new UserError(`The model (${modelFile}) failed to load: ${describe(e)}`);
     }
     const inName = meta.input.name, outName = meta.output.name;
     if (!session.inputNames.includes(inName) || !session.outputNames.includes(outName)) {
@@ -138,7 +142,8 @@
     state.pipeline = new Pose.PosePipeline(meta, run);
     hpe.meta = meta;
     hpe.threads = threads;
-    $("about").textContent = `${meta.skeleton.name}, input ${meta.input.width}×${meta.input.height}, ONNX Runtime Web ` +
+    hpe.model = modelFile;
+    $("about").textContent = `${modelFile}, ${meta.skeleton.name}, input ${meta.input.width}×${meta.input.height}, ONNX Runtime Web ` +
       `${ort.env.versions ? ort.env.versions.web || meta.ort_version : meta.ort_version}, wasm, ${threads} thread(s)` +
       (threads === 1 && !window.crossOriginIsolated ? " (threads need cross-origin isolation)" : "");
     $("webcam").disabled = false;
@@ -303,7 +308,8 @@
     const img = state.image;
     if (!img) return;
     if (c.width !== img.width || c.height !== img.height) { c.width = img.width; c.height = img.height; }
-    ctx.putImageData(img, 0, 0);
+    if (state.live && state.live.grab.width === img.width) ctx.drawImage(state.live.grab, 0, 0); // canvas to canvas
+    else ctx.putImageData(img, 0, 0);
     const r = state.result, meta = state.meta;
     if (r && meta) {
       const thr = parseFloat($("thr").value), k = r.keypoints;
@@ -322,7 +328,12 @@
         ctx.beginPath(); ctx.arc(p[0], p[1], lw * 1.6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
       });
     }
-    table();
+    // the table is rebuilt at most 4 times a second while the webcam runs: 16 rows of DOM a frame cost frames/s
+    const now = performance.now();
+    if (!state.live || now - (state.tableAt || 0) > 250) {
+      state.tableAt = now;
+      table();
+    }
   }
 
   function table() {
@@ -476,7 +487,9 @@
     $("flip").checked = state.flipStill;
   }
 
-  const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r()));
+  // yield to the browser (it paints the canvas and handles input) without waiting for the next display refresh,
+  // which would add up to 16 ms to every frame
+  const nextFrame = () => new Promise((r) => setTimeout(r, 0));
   const meanScore = (r) => r.scores.reduce((a, b) => a + Math.max(0, b), 0) / r.scores.length;
 
   async function liveLoop(live) {
