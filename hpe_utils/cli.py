@@ -1,4 +1,4 @@
-"""The ``hpe`` command: predict, weights, train, eval, export, serve — a thin layer over the library.
+"""The ``hpe`` command: predict, track, weights, train, eval, export, serve — a thin layer over the library.
 
 Choices (engines, datasets, export formats, decoders) are read from the library's registries, so a new entry
 there is a new choice here. Mistakes the user can fix print one line and exit with status 2.
@@ -8,15 +8,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .codec import REFINEMENTS
 from .datasets import DATASETS, dataset_samples
+from .detect import DETECTORS, load_detector
 from .engines import BACKEND_CHOICES, ENGINES
 from .errors import DatasetError, InputError, WeightsError
 from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
@@ -27,8 +30,11 @@ from .images import read_image, write_image
 from .metrics import coco_oks_ap
 from .predictor import Predictor
 from .serve import Limits, serve
+from .track import check_outputs, read_first_boxes, track
+from .tracking import FLOWS, PoseTracker
 from .train import TrainConfig, train
 from .transforms import check_scales
+from .video import open_frames
 from .viz import SCORE_THRESHOLD, draw_people, plot_per_joint
 from .web import ORT_WEB_VERSION, WebExportError, export_web
 from .weights import average_checkpoints, describe_weights_table, download_weights, load_weights, set_box_padding
@@ -113,6 +119,62 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {len(records)} record(s) to {args.json}")
     return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ track
+
+def _warn_above_bar(msg: str) -> None:
+    """A warning printed above the progress bar instead of through it."""
+    tqdm.write(f"hpe: {msg}", file=sys.stderr)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own complaints: we say what matters in one line
+    source = None
+    try:  # everything that can fail fast, before the weights load
+        if args.detect_every < 1:
+            raise InputError(f"--detect-every must be 1 or more, got {args.detect_every}")
+        if args.max_frames is not None and args.max_frames < 1:
+            raise InputError(f"--max-frames must be 1 or more, got {args.max_frames}")
+        check_outputs(args.out, args.json, args.overwrite)
+        first_boxes = read_first_boxes(args.boxes) if args.boxes else None
+        source = open_frames(args.source, fps=args.fps, log=_warn_above_bar)  # skipped frames: always reported
+        if not args.quiet:
+            _err(source.describe())
+        detector = load_detector(args.detector, device=args.device, progress=not args.quiet)
+        predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, backend=args.backend,
+                              progress=not args.quiet, log=_err if args.verbose else None,
+                              expected_images=source.frame_count or np.inf)
+        flow = None if args.flow == "none" else args.flow
+        tracker = PoseTracker(predictor.skeleton.name, flow=flow, similarity="oks_flow" if flow else "oks",
+                              smooth=args.smooth)
+    except (InputError, WeightsError, FileExistsError) as e:
+        if source is not None:
+            source.close()
+        _err(str(e))
+        return 2
+    print_records = not args.out and not args.json
+    try:
+        summary = track(source, predictor, tracker, detector=detector, detect_every=args.detect_every,
+                        first_boxes=first_boxes, out_mp4=args.out, out_json=args.json, overwrite=args.overwrite,
+                        threshold=args.threshold, min_joints=args.min_joints, max_frames=args.max_frames,
+                        progress=not args.quiet, log=_warn_above_bar,
+                        on_frame=(lambda tf: print(json.dumps(tf.record()), flush=True)) if print_records else None)
+    except (InputError, WeightsError, FileExistsError) as e:
+        _err(str(e))
+        return 2
+    except OSError as e:  # a full disk, a vanished folder: nothing was left half-written
+        _err(f"stopped, nothing written: {e}")
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted: nothing written")
+        return 130
+    if not args.quiet:
+        outs = [str(p) for p in (summary.out_mp4, summary.out_json) if p is not None]
+        _err(("stopped (Ctrl-C); " if summary.interrupted else "") + summary.describe()
+             + f" (engine {summary.engine}" + (", no flip test" if args.no_flip else "") + ")"
+             + (f"\nwrote {' and '.join(outs)}" if outs else ""))
+    return 1 if summary.skipped or summary.missing_at_end else 0
 
 
 # ------------------------------------------------------------------ weights
@@ -318,6 +380,40 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     pr.add_argument("-q", "--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
+
+    tr = sub.add_parser("track", help="track people through a video: an annotated MP4 and one JSON record per frame")
+    tr.add_argument("source", metavar="VIDEO|FOLDER|CAMERA",
+                    help="a video file (anything FFmpeg reads), a folder of images (in name order) or a camera index (0)")
+    tr.add_argument("--weights", default="default", help="registry name, checkpoint path or URL (default: %(default)s)")
+    tr.add_argument("--backend", choices=BACKEND_CHOICES, metavar="ENGINE", help=BACKEND_HELP)
+    tr.add_argument("--boxes", metavar="FIRST.json",
+                    help="the first frame's people as a JSON list of [x, y, w, h] (default: the detector's, or the "
+                         "whole frame for one person)")
+    tr.add_argument("--detector", default="none", metavar="none|torchvision|module:fn",
+                    help="person boxes: none (propagation alone), torchvision (Faster R-CNN, COCO weights "
+                         "downloaded on first use; torchvision:NAME picks one of " + ", ".join(DETECTORS) + ") or "
+                         "your own module:function (frame -> (boxes [x, y, w, h] (N, 4), scores (N,))) "
+                         "(default: %(default)s)")
+    tr.add_argument("--detect-every", type=int, default=1, metavar="N",
+                    help="run the detector on every N-th frame; flow carries the boxes between (default: %(default)s)")
+    tr.add_argument("--flow", choices=[*FLOWS, "none"], default="lk",
+                    help="optical flow that carries poses to the next frame (none: match by OKS without flow; "
+                         "default: %(default)s)")
+    tr.add_argument("--smooth", action="store_true", help="One-Euro filter each track's keypoints (less jitter)")
+    tr.add_argument("--no-flip", action="store_true", help="skip the flip test (faster, slightly less accurate)")
+    tr.add_argument("--out", metavar="annotated.mp4", help="write the video with each track's skeleton and id")
+    tr.add_argument("--json", metavar="tracks.json", help="write the tracks: a header and one record per frame")
+    tr.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    tr.add_argument("--threshold", type=float, default=SCORE_THRESHOLD,
+                    help="hide joints scoring below this when drawing (default: %(default)s)")
+    tr.add_argument("--min-joints", type=int, default=2, metavar="K",
+                    help="a pose counts as a person with K joints at the tracker's joint threshold (default: %(default)s)")
+    tr.add_argument("--fps", type=float, help="frame rate of a folder of images (default 25) or a camera")
+    tr.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (a camera: or press Ctrl-C)")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, … (default: %(default)s)")
+    tr.add_argument("-v", "--verbose", action="store_true", help="say which engine runs and why")
+    tr.add_argument("-q", "--quiet", action="store_true")
+    tr.set_defaults(func=cmd_track)
 
     w = sub.add_parser("weights", help="list, download, average checkpoints or set their box padding")
     w.add_argument("action", choices=["list", "download", "average", "set"])

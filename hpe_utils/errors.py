@@ -30,6 +30,30 @@ class BoxError(InputError):
     """Person boxes that are not finite [x, y, w, h] with a positive width and height."""
 
 
+class VideoError(InputError):
+    """A video source (file, folder of images, camera) that cannot be read; the message names it and says why."""
+
+
+class NotAVideoError(VideoError):
+    """A file in no video container FFmpeg can open (text, an unknown format)."""
+
+
+class UnreadableVideoError(VideoError):
+    """A video that cannot be decoded: missing, empty, truncated, corrupt, or without a single frame."""
+
+
+class VideoTooLargeError(VideoError):
+    """Frames over the pixel limit (an absurd resolution that would exhaust memory)."""
+
+
+class CameraError(VideoError):
+    """A camera index with no camera behind it (or one that delivers no frame)."""
+
+
+class DetectorError(InputError):
+    """A person detector that cannot be loaded, raises, or returns something other than (boxes, scores)."""
+
+
 class WeightsError(RuntimeError):
     """Weights that cannot be found, fetched, verified or loaded; the message says what to do."""
 
@@ -42,5 +66,6 @@ class DatasetError(InputError):
     """Data that cannot be read as the named dataset: the CLI reports it in one line instead of a traceback."""
 
 
-__all__ = ["BoxError", "ChecksumError", "DatasetError", "ImageError", "ImageTooLargeError", "InputError",
-           "NotAnImageError", "UnreadableImageError", "WeightsError"]
+__all__ = ["BoxError", "CameraError", "ChecksumError", "DatasetError", "DetectorError", "ImageError",
+           "ImageTooLargeError", "InputError", "NotAVideoError", "NotAnImageError", "UnreadableImageError",
+           "UnreadableVideoError", "VideoError", "VideoTooLargeError", "WeightsError"]
