@@ -497,6 +497,16 @@ class PoseTracker:
                 self._propagated.append((box, float(confident.mean())))
         return [b for b, _ in self._propagated]
 
+    def propagated(self) -> list[TrackedPose]:
+        """Each live track's newest pose as the last :meth:`propagate` moved it: what new poses are compared with."""
+        return [TrackedPose(t.track_id, t.queue[-1][0].copy(), t.queue[-1][1].copy(), self._box(*t.queue[-1]))
+                for t in self._tracks]
+
+    def similarity_to_tracks(self, poses: Sequence[Pose]) -> np.ndarray:
+        """(new poses x live tracks): the similarity :meth:`update` matches on (for oks_flow, the best over the queue)."""
+        checked = [_pose(k, s, f"pose {i}") for i, (k, s) in enumerate(poses)]
+        return self._similarity(checked, [self._box(*p) for p in checked])
+
     def merge_boxes(self, det_boxes=(), det_scores=(), iou_threshold: float = 0.5) -> list[np.ndarray]:
         """The paper's box sources unified: detector boxes scoring >= ``det_threshold`` and propagated ones, by NMS.
 

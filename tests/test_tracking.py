@@ -352,3 +352,21 @@ def test_bad_tracker_settings_and_poses_are_input_errors():
         tracker.propagate(np.zeros((35, 64, 3), np.uint8))
     with pytest.raises(InputError, match="uint8"):
         tracker.propagate(np.zeros((36, 64), np.float32))
+
+
+def test_the_tracker_shows_its_flow_moved_poses_and_the_similarity_it_matches_on():
+    from hpe_utils.tracking import PoseTracker
+
+    rng = np.random.default_rng(3)
+    frame = (rng.random((120, 160)) * 255).astype(np.uint8)
+    frame = cv2.GaussianBlur(frame, (0, 0), 2)
+    moved_frame = np.roll(frame, 4, axis=1)  # the whole scene moves 4 px right
+    kps = np.stack([np.linspace(40, 80, 16), np.linspace(30, 90, 16)], axis=1)
+    tracker = PoseTracker("mpii16", flow="lk")
+    tracker.propagate(frame)
+    tracker.update([(kps, np.ones(16))])
+    tracker.propagate(moved_frame)
+    [moved] = tracker.propagated()
+    assert moved.track_id == 0 and np.allclose(moved.keypoints, kps + [4, 0], atol=0.5)
+    sim = tracker.similarity_to_tracks([(kps + [4, 0], np.ones(16)), (kps + [60, 0], np.ones(16))])
+    assert sim.shape == (2, 1) and sim[0, 0] > 0.95 > sim[1, 0]
