@@ -38,6 +38,7 @@ NOTEBOOK_EXTRAS: dict[str, tuple[str, ...]] = {
     "06_jit_tracing_export": ("export",),
     "07_serving": ("serve", "export"),  # export: the ONNX model of the in-browser site
     "08_training": (),
+    "09_video_tracking": (),
 }
 
 SETUP_CELL = '''import importlib.util
