@@ -1,7 +1,9 @@
 """Shared test settings: tests import helpers from this folder and never reach the internet."""
+import http.server
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,27 @@ def shared_or_skip(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"needs {p} (../shared/data is not available here)")
     return p
+
+
+class _FileHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A static file server on 127.0.0.1 for download tests: (folder it serves, its URL, handler class with .requests)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = type("H", (_FileHandler,), {"requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(root), **k))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,7 +1,5 @@
 """Person detectors: torchvision's weights fetched once and hash-checked (from 127.0.0.1 here), users' own checked."""
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
@@ -14,27 +12,10 @@ from hpe_utils.errors import ChecksumError, DetectorError, InputError, WeightsEr
 FRAME = np.zeros((60, 80, 3), np.uint8)
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-
 @pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = type("H", (_Handler,), {"requests": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(root), **k))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    httpd.shutdown()
-    httpd.server_close()
+def server(file_server):
+    """The loopback file server of conftest: (folder, URL, handler with .requests)."""
+    return file_server
 
 
 def _tiny_faster_rcnn() -> torch.nn.Module:

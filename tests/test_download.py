@@ -1,7 +1,5 @@
 """Downloads: verified by SHA-256, atomic, cached — tested against a server on 127.0.0.1 only."""
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,28 +10,10 @@ from hpe_utils.model import PoseResNet
 from hpe_utils.weights import WEIGHTS, WeightsEntry, load_weights
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-
 @pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = type("H", (_Handler,), {"requests": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: handler(*a, directory=str(root), **k))
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", handler
-    httpd.shutdown()
-    httpd.server_close()
+def server(file_server):
+    """The loopback file server of conftest: (folder, URL, handler with .requests)."""
+    return file_server
 
 
 def _sha(data: bytes) -> str:
