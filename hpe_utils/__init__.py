@@ -32,6 +32,11 @@ _PUBLIC: dict[str, str] = {
     # submodule shadows a package attribute once imported: call them as hpe_utils.train.train, .export.export)
     "DATASETS": "datasets", "dataset_samples": "datasets", "TrainConfig": "train",
     "predict_dataset": "evaluate", "score_pck": "evaluate", "EXPORT_FORMATS": "export",
+    # video and tracking (the pipeline track() shares its module's name: call it as hpe_utils.track.track)
+    "PoseTracker": "tracking", "TrackedPose": "tracking", "open_frames": "video", "VideoWriter": "video",
+    "load_detector": "detect",
+    # the browser site, and the notebooks' exercises
+    "export_web": "web", "Checker": "exercises",
     # errors
     "InputError": "errors", "ImageError": "errors", "BoxError": "errors", "WeightsError": "errors",
     "DatasetError": "errors",
@@ -57,9 +62,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .auto import AutoDecision
     from .codec import HeatmapCodec
     from .datasets import DATASETS, dataset_samples
+    from .detect import load_detector
     from .engines import ENGINES
     from .errors import BoxError, DatasetError, ImageError, InputError, WeightsError
     from .evaluate import predict_dataset, score_pck
+    from .exercises import Checker
     from .export import EXPORT_FORMATS
     from .flip import flip_back_numpy
     from .images import read_image
@@ -67,6 +74,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .predictor import Person, PoseResult, Predictor, predict
     from .skeletons import SKELETONS, Skeleton, get_skeleton
     from .train import TrainConfig
+    from .tracking import PoseTracker, TrackedPose
     from .transforms import box_to_center_scale, crop, heatmap_to_image
+    from .video import VideoWriter, open_frames
     from .viz import draw_people, draw_skeleton, plot_keypoints
+    from .web import export_web
     from .weights import WEIGHTS, LoadedWeights, load_weights, save_checkpoint
