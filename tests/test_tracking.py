@@ -370,3 +370,14 @@ def test_the_tracker_shows_its_flow_moved_poses_and_the_similarity_it_matches_on
     assert moved.track_id == 0 and np.allclose(moved.keypoints, kps + [4, 0], atol=0.5)
     sim = tracker.similarity_to_tracks([(kps + [4, 0], np.ones(16)), (kps + [60, 0], np.ones(16))])
     assert sim.shape == (2, 1) and sim[0, 0] > 0.95 > sim[1, 0]
+
+
+def test_pose_nms_keeps_the_more_confident_of_two_poses_of_one_person():
+    from hpe_utils.tracking import OKS_SIGMAS, pose_nms
+
+    kps = np.stack([np.linspace(40, 80, 16), np.linspace(30, 150, 16)], axis=1)
+    same_weaker = (kps + 1.0, np.full(16, 0.5))
+    other = (kps + [200, 0], np.full(16, 0.6))
+    assert pose_nms([same_weaker, (kps, np.full(16, 0.9)), other], OKS_SIGMAS["mpii16"]) == [1, 2]
+    assert pose_nms([(kps, np.ones(16)), other], OKS_SIGMAS["mpii16"]) == [0, 1]  # two people stay two
+    assert pose_nms([], OKS_SIGMAS["mpii16"]) == []
