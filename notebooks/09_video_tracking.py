@@ -217,8 +217,11 @@ ShowImage(data=buf.getvalue(), format="gif")
 
 # %%
 # NBVAL_CHECK_OUTPUT
+print(len(runs[False]), "frames tracked")
+
+# %%
 ids = sorted({p.track_id for f in runs[False] for p in f.people})
-print(len(runs[False]), "frames tracked;", len(ids), "identities used")
+print(len(ids), "identities used")  # not compared: near-ties in the matching differ between machines
 
 # %% [markdown]
 # ## Less jitter: One-Euro smoothing
