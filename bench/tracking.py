@@ -14,8 +14,8 @@ What is measured, on what:
 * **Boxes**, three modes (``--boxes``): ``propagate``: the first frame's from ground truth (what ``hpe track
   --boxes`` gets), then propagation alone (the offline mode: no detector); ``detector``: every frame's ground-truth
   boxes as a perfect detector's (score 1), merged with the propagated ones by NMS (the paper's box sources);
-  ``detector+posenms``: the same, and a pose repeating a more confident one (OKS > 0.5) is dropped (not in
-  ``hpe track``: it shows what pose-level NMS would change). In every mode the paper's tracker (iv) drives the
+  ``detector+posenms``: the same, and a pose repeating a more confident one (OKS > 0.5) is dropped (what
+  ``hpe track`` does by default: ``track_frames(pose_nms_oks=...)``). In every mode the paper's tracker (iv) drives the
   boxes and its poses, one per box, go to every variant, so the variants differ only in how they give ids (and
   (v) in smoothing): the comparison is fair.
 * **Variants** (:class:`hpe_utils.tracking.PoseTracker`, default parameters): (i) no tracking (ids by left-to-right
@@ -273,46 +273,9 @@ BOX_MODES = {
     "detector": "ground-truth boxes every frame as the detector's (score 1), merged with the propagated ones by NMS",
     "detector+posenms": "as detector, and of two poses with OKS > 0.5 only the more confident is kept (pose NMS)",
 }
-POSE_NMS_OKS = 0.5
-
-
-class PoseNMS:
-    """A predictor whose poses that repeat a more confident one (OKS > ``threshold``) come back with zero scores.
-
-    ``hpe_utils.track`` then drops them (too few confident joints): the pose-level NMS of top-down pipelines,
-    which removes the second pose a hidden person's box yields on the person in front.
-    """
-
-    def __init__(self, predictor: Any, threshold: float = POSE_NMS_OKS) -> None:
-        self.predictor, self.threshold = predictor, threshold
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.predictor, name)
-
-    def predict_regions(self, images: Any, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, ...]:
-        from hpe_utils.tracking import OKS_SIGMAS, oks_matrix
-
-        kps, scores, hms = self.predictor.predict_regions(images, centers, scales)
-        if len(kps) < 2:
-            return kps, scores, hms
-        jt = JOINT_THRESHOLD
-        poses = list(zip(kps, scores))
-        sim = oks_matrix(poses, poses, OKS_SIGMAS[self.predictor.skeleton.name], jt)
-        sim = np.maximum(sim, sim.T)
-        confidence = [float(s[s >= jt].mean()) if (s >= jt).any() else 0.0 for s in scores]
-        kept: list[int] = []
-        scores = scores.copy()
-        for i in np.argsort(confidence, kind="stable")[::-1]:
-            if all(sim[i, k] <= self.threshold for k in kept):
-                kept.append(int(i))
-            else:
-                scores[i] = 0.0
-        return kps, scores, hms
-
-
 def run_clip(clip: Clip, predictor: Any, boxes: str = "propagate", draw: bool = True) -> Run:
     """Every variant over one clip: the driver's boxes and poses for all, each variant's own flow and matching."""
-    from hpe_utils.track import draw_tracks, track_frames
+    from hpe_utils.track import POSE_NMS_OKS, draw_tracks, track_frames
     from hpe_utils.tracking import PoseTracker
 
     trackers = {name: PoseTracker(predictor.skeleton.name, **kw) for name, kw in VARIANTS.items()}
@@ -323,8 +286,9 @@ def run_clip(clip: Clip, predictor: Any, boxes: str = "propagate", draw: bool = 
         ms[f"flow {name}"] = ms[f"match {name}"] = 0.0
     stages: dict[str, float] = {}
     source = ((i, i / clip.fps, f) for i, f in enumerate(clip.frames))
-    if boxes == "detector+posenms":
-        predictor, boxes = PoseNMS(predictor), "detector"
+    pose_nms_oks = None  # the first two modes measure the paper's pipeline without it
+    if boxes == "detector+posenms":  # hpe track's default: of two poses with OKS > 0.5 the more confident
+        pose_nms_oks, boxes = POSE_NMS_OKS, "detector"
     if boxes == "detector":
         truth_boxes = iter([first_boxes(clip, t) for t in range(len(clip))])  # called once per frame, in order
 
@@ -332,7 +296,8 @@ def run_clip(clip: Clip, predictor: Any, boxes: str = "propagate", draw: bool = 
             b = next(truth_boxes)
             return b, np.ones(len(b))
 
-        frames = track_frames(source, predictor, driver, detector=detector, pose_nms_oks=None, times=stages)
+        frames = track_frames(source, predictor, driver, detector=detector, pose_nms_oks=pose_nms_oks,
+                              times=stages)
     elif boxes == "propagate":
         frames = track_frames(source, predictor, driver, first_boxes=first_boxes(clip), pose_nms_oks=None,
                               times=stages)
