@@ -11,16 +11,11 @@ fake camera playing a clip that pans over the Messi photo). Prints a table and t
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import shutil
 import statistics
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
 
 from hpe_utils import web
 from hpe_utils.images import read_image
@@ -39,28 +34,6 @@ STILL = """async ([url, flip, n]) => {
 }"""
 FIRST = """async (url) => { await hpe.ready; const img = await hpe.readImage(await (await fetch(url)).blob());
     await hpe.predict(img, {flip: true}); return performance.now(); }"""
-
-
-@contextmanager
-def serve(folder: Path, isolate: bool) -> Iterator[str]:
-    """A static server on 127.0.0.1, with or without the headers that allow WebAssembly threads."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def end_headers(self) -> None:
-            if isolate:
-                self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-                self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            super().end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def measure(chromium: str, url: str, clip: Path, seconds: float) -> dict[str, float]:
@@ -114,7 +87,7 @@ def main() -> None:
         write_y4m([f for f, _ in sweep + sweep[-2:0:-1]], clip, fps=30)
         rows = {}
         for label, isolate in (("plain host (python -m http.server)", False), ("cross-origin isolated", True)):
-            with serve(site, isolate) as url:
+            with web.serve_site(site, isolate=isolate) as url:
                 rows[label] = measure(chromium, url, clip, args.seconds)
     print(f"site exported in {export_s:.0f} s; files:")
     for name, size in sorted(report.files.items()):

@@ -40,10 +40,19 @@ EXPORT_FORMATS: Mapping[str, ExportFormat] = {f.name: f for f in (
 )}
 
 
+def reference_heatmaps(lw: LoadedWeights, images: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The real crops of ``images`` and eager fp32's heatmaps on them: what every exported file is checked against."""
+    x = real_crops(lw.input_size, lw.color_order, images)
+    with torch.no_grad():
+        return x, lw.model.eval()(torch.from_numpy(x)).numpy()
+
+
 def export(weights: str | os.PathLike | LoadedWeights, fmt: str, out: str | os.PathLike, images: Sequence[Any], *,
-           overwrite: bool = False, log: Callable[[str], None] = print) -> ParityReport:
+           overwrite: bool = False, log: Callable[[str], None] = print,
+           reference: tuple[np.ndarray, np.ndarray] | None = None) -> ParityReport:
     """Export ``weights`` to ``fmt`` at ``out`` after checking parity with PyTorch on ``images``.
 
+    ``reference`` is :func:`reference_heatmaps` of the same weights and images when the caller already has it.
     An export that fails its tolerance is not written and raises ``RuntimeError`` with the report.
     """
     if fmt not in EXPORT_FORMATS:
@@ -56,9 +65,7 @@ def export(weights: str | os.PathLike | LoadedWeights, fmt: str, out: str | os.P
     lw = weights if isinstance(weights, LoadedWeights) else load_weights(weights)
     model = lw.model.eval()  # the fp32 reference every format is checked against
     meta = metadata(lw)
-    x = real_crops(lw.input_size, lw.color_order, images)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)).numpy()
+    x, ref = reference if reference is not None else reference_heatmaps(lw, images)
     example = torch.from_numpy(x[:1])
     spec = EXPORT_FORMATS[fmt]
 
@@ -88,4 +95,4 @@ def export(weights: str | os.PathLike | LoadedWeights, fmt: str, out: str | os.P
     return report
 
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "export"]
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "export", "reference_heatmaps"]

@@ -29,7 +29,7 @@ from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
 from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
 from .predictor import Predictor
 from .viz import SCORE_THRESHOLD, draw_people
-from .web import ORT_FILES, PAGE_FILES, BrowserSite
+from .web import ISOLATION_HEADERS, ORT_FILES, PAGE_FILES, BrowserSite, skeleton_record
 
 log = logging.getLogger("hpe_utils.serve")
 
@@ -182,8 +182,6 @@ SITE_MEDIA = {"meta.json": "application/json", "model.onnx": "application/octet-
               "model.fp16.onnx": "application/octet-stream"}
 PAGE_MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
               ".mjs": "text/javascript; charset=utf-8", ".wasm": "application/wasm"}
-# the page is cross-origin isolated, so the in-browser mode gets WebAssembly threads (all its files are ours)
-ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 def create_app(weights: str = "default", *, backend: str | None = None, device: str = "cpu", limits: Limits = Limits(),
@@ -236,11 +234,8 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
 
     def page_meta() -> dict[str, Any]:
         """The site's meta.json when it is built, plus what the server offers; without a site, enough to draw."""
-        info = skeleton_info(pred)
-        meta: dict[str, Any] = {
-            "format": "hpe-web/1", "score_threshold": SCORE_THRESHOLD, "max_image_pixels": limits.max_pixels,
-            "skeleton": {"name": info["name"], "joints": info["joints"], "limbs": info["limbs"],
-                         "colors": info["limb_colours"], "joint_colors": info["joint_colours"]}}
+        meta: dict[str, Any] = {"format": "hpe-web/1", "score_threshold": SCORE_THRESHOLD,
+                                "skeleton": skeleton_record(pred.skeleton)}
         try:
             meta.update(json.loads(site.read("meta.json")))  # starts building it on first use
         except (LookupError, FileNotFoundError):
@@ -251,7 +246,7 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
 
     def page_file(name: str) -> Response:
         data = resources.files("hpe_utils").joinpath(f"static/web/{name}").read_bytes()
-        return Response(data, media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION)
+        return Response(data, media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION_HEADERS)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> Response:
@@ -261,7 +256,7 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     async def runtime_file(name: str) -> Response:
         if name not in ORT_FILES:
             raise ClientError(404, f"no such file: /ort/{name}")
-        return Response(site_file(f"ort/{name}"), media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION)
+        return Response(site_file(f"ort/{name}"), media_type=PAGE_MEDIA[os.path.splitext(name)[1]], headers=ISOLATION_HEADERS)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -308,9 +303,9 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
         if name in PAGE_FILES:
             return page_file(name)
         if name == "meta.json":  # always 200: the page learns from it whether and how the model can run in it
-            return JSONResponse(page_meta(), headers=ISOLATION)
+            return JSONResponse(page_meta(), headers=ISOLATION_HEADERS)
         if name in SITE_MEDIA:
-            return Response(site_file(name), media_type=SITE_MEDIA[name], headers=ISOLATION)
+            return Response(site_file(name), media_type=SITE_MEDIA[name], headers=ISOLATION_HEADERS)
         raise ClientError(404, f"no such page: /{name}")
 
     app.state.predictor = pred

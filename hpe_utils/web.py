@@ -9,7 +9,9 @@ user gives), so the site needs no CDN and works offline once loaded.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import shutil
@@ -17,20 +19,22 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .errors import InputError
-from .export import export
+from .download import sha256_file
+from .export import export, reference_heatmaps
 from .files import cache_dir, shipped_images
 from .flip import mirror_shift
 from .formats import onnx_session
 from .images import DEFAULT_MAX_PIXELS
-from .parity import ParityReport, compare_heatmaps, real_crops
+from .parity import ParityReport, compare_heatmaps
 from .skeletons import Skeleton
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from .viz import SCORE_THRESHOLD
@@ -43,6 +47,8 @@ ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-thr
 PAGE_FILES = ("index.html", "app.js", "pose.js")  # hpe_utils/static/web/: the page, shared with hpe serve
 FP16_MAX_MOVED = 0.01  # the fp16 model ships only if at most 1% of joints move > 1 heatmap pixel vs PyTorch
 META_FORMAT = "hpe-web/1"
+# what a host sends so the page is cross-origin isolated, which WebAssembly threads need (deploy/static-site.md)
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
 
 class WebExportError(RuntimeError):
@@ -73,14 +79,6 @@ def page_files() -> dict[str, str]:
     return {name: root.joinpath(name).read_text(encoding="utf-8") for name in PAGE_FILES}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_dist(folder: Path) -> Path:
     """``folder`` (or its ``dist/``) when it holds every runtime file the site needs."""
     for candidate in (folder, folder / "dist", folder / "package" / "dist"):
@@ -90,9 +88,13 @@ def _check_dist(folder: Path) -> Path:
     raise WebExportError(f"{folder} is not onnxruntime-web's dist/ folder: it lacks {', '.join(missing)}")
 
 
+def _ort_cache() -> Path:
+    return cache_dir() / f"onnxruntime-web-{ORT_WEB_VERSION}"
+
+
 def ort_cached() -> Path | None:
     """The cached runtime folder, or None when it has not been fetched yet (offline runs check this first)."""
-    cached = cache_dir() / f"onnxruntime-web-{ORT_WEB_VERSION}"
+    cached = _ort_cache()
     return cached if all((cached / f).is_file() for f in ORT_FILES) else None
 
 
@@ -104,9 +106,10 @@ def ort_dist(given: str | os.PathLike | None = None, *, log: Callable[[str], Non
     """
     if given is not None:
         return _check_dist(Path(given).expanduser())
-    if ort_cached() is not None:
-        return cache_dir() / f"onnxruntime-web-{ORT_WEB_VERSION}"
-    cached = cache_dir() / f"onnxruntime-web-{ORT_WEB_VERSION}"
+    cached = ort_cached()
+    if cached is not None:
+        return cached
+    cached = _ort_cache()
     npm = shutil.which("npm")
     how = (f"pass --ort-dist DIR with the dist/ folder of onnxruntime-web {ORT_WEB_VERSION} (from `npm pack "
            f"onnxruntime-web@{ORT_WEB_VERSION}` on a machine that reaches the npm registry)")
@@ -124,7 +127,7 @@ def ort_dist(given: str | os.PathLike | None = None, *, log: Callable[[str], Non
         if done.returncode != 0 or not tarball.is_file():
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise WebExportError(f"npm could not fetch onnxruntime-web {ORT_WEB_VERSION} ({last}): {how}")
-        digest = _sha256(tarball)
+        digest = sha256_file(tarball)
         if digest != ORT_WEB_SHA256:
             raise WebExportError(f"onnxruntime-web {ORT_WEB_VERSION}'s tarball has SHA-256 {digest}, expected "
                                  f"{ORT_WEB_SHA256}: refusing a changed or tampered package")
@@ -152,22 +155,27 @@ def is_site(folder: Path) -> bool:
         return False
 
 
+def skeleton_record(sk: Skeleton) -> dict[str, Any]:
+    """meta.json's skeleton: joint names, limbs, and their colours as CSS hex (what the page draws with)."""
+    def hexes(colours: Sequence[tuple[int, int, int]]) -> list[str]:
+        return ["#%02x%02x%02x" % c for c in colours]
+
+    return {"name": sk.name, "joints": list(sk.joints), "limbs": [list(limb) for limb in sk.limbs],
+            "colors": hexes(sk.limb_colours()), "joint_colors": hexes(sk.joint_colours())}
+
+
 def web_metadata(lw: LoadedWeights, *, fp16: bool) -> dict[str, Any]:
     """meta.json: everything the page's pipeline must know to do what Predictor does."""
     w, h = lw.input_size
     hw, hh = w // 4, h // 4
-    sk: Skeleton = lw.skeleton
-    colours = ["#%02x%02x%02x" % c for c in sk.limb_colours()]
-    joint_colours = ["#%02x%02x%02x" % c for c in sk.joint_colours()]
     return {
         "format": META_FORMAT, "model": "model.onnx", "model_fp16": "model.fp16.onnx" if fp16 else None,
         "input": {"name": "images", "width": w, "height": h, "color_order": lw.color_order,
                   "mean": [float(v) for v in IMAGENET_MEAN], "std": [float(v) for v in IMAGENET_STD]},
         "output": {"name": "heatmaps", "width": hw, "height": hh},
         "sigma": float(lw.sigma), "refine": "dark", "box_padding": float(lw.box_padding), "pixel_std": PIXEL_STD,
-        "flip": {"permutation": [int(i) for i in sk.flip_permutation()], "shift": mirror_shift(w, hw)},
-        "skeleton": {"name": sk.name, "joints": list(sk.joints), "limbs": [list(l) for l in sk.limbs],
-                     "colors": colours, "joint_colors": joint_colours},
+        "flip": {"permutation": [int(i) for i in lw.skeleton.flip_permutation()], "shift": mirror_shift(w, hw)},
+        "skeleton": skeleton_record(lw.skeleton),
         "score_threshold": SCORE_THRESHOLD, "max_image_pixels": DEFAULT_MAX_PIXELS, "ort_version": ORT_WEB_VERSION,
         "source": str(lw.source),
     }
@@ -203,14 +211,10 @@ def export_web(weights: str | os.PathLike | LoadedWeights, out_dir: str | os.Pat
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         site = Path(tmp) / "site"
         (site / "ort").mkdir(parents=True)
-        parity = export(lw, "onnx", site / "model.onnx", images, log=log)
+        x, ref = reference_heatmaps(lw, images)  # once, for the fp32 and the fp16 checks
+        parity = export(lw, "onnx", site / "model.onnx", images, log=log, reference=(x, ref))
         fp16_report = None
         if fp16:
-            import torch
-
-            x = real_crops(lw.input_size, lw.color_order, images)
-            with torch.no_grad():
-                ref = lw.model.eval()(torch.from_numpy(x)).numpy()
             fp16_report = _fp16_candidate(site / "model.onnx", site / "model.fp16.onnx", lw, x, ref)
             log(str(fp16_report))
             if not fp16_report.ok:
@@ -228,6 +232,32 @@ def export_web(weights: str | os.PathLike | LoadedWeights, out_dir: str | os.Pat
     report = WebSite(out, parity, fp16_report, files)
     log(str(report))
     return report
+
+
+@contextmanager
+def serve_site(folder: str | os.PathLike, *, isolate: bool = True, port: int = 0) -> Iterator[str]:
+    """Serve a site folder on 127.0.0.1 in a thread (its URL while the block runs), quietly.
+
+    ``isolate`` sends the cross-origin isolation headers, which give the page WebAssembly threads (without them
+    it is what ``python -m http.server`` does: one thread).
+    """
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def end_headers(self) -> None:
+            if isolate:
+                for key, value in ISOLATION_HEADERS.items():
+                    self.send_header(key, value)
+            super().end_headers()
+
+        def log_message(self, *args: Any) -> None:  # no line per request
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True, name="hpe-site").start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def weights_key(lw: LoadedWeights) -> str:
@@ -311,5 +341,7 @@ class BrowserSite:
                 self._state, self._reason = "failed", f"the in-browser model could not be built: {e}"
 
 
-__all__ = ["BrowserSite", "weights_key", "FP16_MAX_MOVED", "ORT_FILES", "ORT_WEB_SHA256", "ORT_WEB_VERSION", "PAGE_FILES", "WebExportError",
-           "WebSite", "export_web", "is_site", "ort_cached", "ort_dist", "page_files", "web_metadata"]
+__all__ = ["BrowserSite", "FP16_MAX_MOVED", "ISOLATION_HEADERS", "ORT_FILES", "ORT_WEB_SHA256",
+           "ORT_WEB_VERSION", "PAGE_FILES", "WebExportError", "WebSite", "export_web", "is_site",
+           "ort_cached", "ort_dist", "page_files", "serve_site", "skeleton_record",
+           "web_metadata", "weights_key"]

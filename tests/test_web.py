@@ -9,14 +9,10 @@ console error or uncaught exception on the page fails the test. Timings are prin
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import os
 import shutil
 import statistics
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,7 +20,6 @@ import numpy as np
 import pytest
 
 from hpe_utils import web
-from hpe_utils.files import cache_dir
 from hpe_utils.images import read_image
 from hpe_utils.predictor import Predictor
 
@@ -49,8 +44,8 @@ def _runtime() -> Path:
     given = os.environ.get("HPE_ORT_DIST")
     if given:
         return web.ort_dist(given)
-    cached = cache_dir() / f"onnxruntime-web-{web.ORT_WEB_VERSION}"
-    if not all((cached / f).is_file() for f in web.ORT_FILES):
+    cached = web.ort_cached()
+    if cached is None:
         pytest.skip(f"ONNX Runtime Web {web.ORT_WEB_VERSION} is not in the download cache: run `make setup-web` "
                     "(or set HPE_ORT_DIST to its dist/ folder)")
     return cached
@@ -66,41 +61,15 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    isolate = False
-
-    def end_headers(self) -> None:
-        if self.isolate:  # what a host must send for WebAssembly threads (deploy/static-site.md)
-            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        super().end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def _serve(folder: Path, isolate: bool) -> Iterator[str]:
-    handler = type("Handler", (_Handler,), {"isolate": isolate})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def isolated(site) -> Iterator[str]:
-    with _serve(site, isolate=True) as url:
+    with web.serve_site(site, isolate=True) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def plain(site) -> Iterator[str]:
-    with _serve(site, isolate=False) as url:
+    with web.serve_site(site, isolate=False) as url:
         yield url
 
 
@@ -287,7 +256,7 @@ def test_a_model_that_fails_to_load_gets_a_clear_message(browser, page, site, tm
     broken = tmp_path / "broken"
     shutil.copytree(site, broken, ignore=shutil.ignore_patterns("_test", "model.onnx"))
     (broken / "model.onnx").write_bytes((site / "model.onnx").read_bytes()[:100_000])  # a truncated download
-    with _serve(broken, isolate=False) as url:
+    with web.serve_site(broken, isolate=False) as url:
         page.page.goto(url)
         page.page.wait_for_selector("#msg.error", timeout=LOAD_MS)
     text, _ = page.msg()
@@ -391,7 +360,7 @@ def test_the_half_size_model_is_loaded_when_shipped_and_keeps_the_joints(browser
         pytest.skip(f"the fp16 model did not keep parity, so it was not shipped: {site.fp16}")
     (out / "_test").mkdir()
     shutil.copyfile(MESSI, out / "_test" / MESSI.name)
-    with _serve(out, isolate=True) as url:
+    with web.serve_site(out, isolate=True) as url:
         page.ready(url + "?model=fp32")
         assert page.page.evaluate("hpe.model") == "model.onnx"  # asked for
         page.ready(url)
