@@ -27,7 +27,7 @@ from .skeletons import Skeleton, get_skeleton
 from .tracking import PoseTracker, TrackedPose, pose_nms
 from .transforms import whole_image_box
 from .video import Frame, FrameSource, VideoWriter, open_frames
-from .viz import SCORE_THRESHOLD, shown_joints
+from .viz import SCORE_THRESHOLD, draw_skeleton, shown_joints
 
 STAGES = ("decode", "propagate", "detect", "pose", "match", "draw", "write")  # where a frame's time goes
 POSE_NMS_OKS = 0.5  # two poses this alike are one person seen twice (bench/tracking.py: switches 20 -> 9)
@@ -55,16 +55,9 @@ def draw_tracks(image_rgb: np.ndarray, people: Sequence[TrackedPose], skeleton: 
     scale = max(0.5, min(h, w) / 600)
     for p in people:
         colour = track_colour(p.track_id)
+        draw_skeleton(img, p.keypoints, p.scores, sk, threshold, thickness=t, radius=r, copy=False, colour=colour)
         ok = shown_joints(np.asarray(p.keypoints, dtype=np.float64), p.scores, threshold)
-        pts = [(int(round(x)), int(round(y))) if v else None for (x, y), v in zip(p.keypoints, ok)]
-        for a, b in sk.limbs:
-            if pts[a] is not None and pts[b] is not None:
-                cv2.line(img, pts[a], pts[b], colour, t, cv2.LINE_AA)
-        for q in pts:
-            if q is not None:
-                cv2.circle(img, q, r, colour, -1, cv2.LINE_AA)
-                cv2.circle(img, q, r, (255, 255, 255), max(1, t // 2), cv2.LINE_AA)
-        shown = [q for q in pts if q is not None]
+        shown = [(int(round(x)), int(round(y))) for (x, y), v in zip(p.keypoints, ok) if v]
         if shown:
             x, y = min(shown, key=lambda q: q[1])
         else:  # nothing confident: label the box

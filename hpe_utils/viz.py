@@ -25,8 +25,9 @@ def shown_joints(keypoints: np.ndarray, scores: np.ndarray | None, threshold: fl
 
 def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, skeleton: Skeleton | str,
                   threshold: float = SCORE_THRESHOLD, *, thickness: int | None = None, radius: int | None = None,
-                  copy: bool = True) -> np.ndarray:
-    """Limbs coloured by body part, joints as dots; joints under ``threshold`` and their limbs are hidden."""
+                  copy: bool = True, colour: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Limbs coloured by body part (or all in one ``colour``, e.g. a track's), joints as dots; joints under
+    ``threshold`` and their limbs are hidden."""
     sk = get_skeleton(skeleton)
     img = image_rgb.copy() if copy else image_rgb
     kp = np.asarray(keypoints, dtype=np.float64)
@@ -37,12 +38,14 @@ def draw_skeleton(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     t = thickness or max(2, round(min(h, w) / 150))
     r = radius or max(3, round(t * 1.5))
     pts = [(int(round(x)), int(round(y))) if v else None for (x, y), v in zip(kp, ok)]
-    for (a, b), colour in zip(sk.limbs, sk.limb_colours()):
+    limb_colours = sk.limb_colours() if colour is None else [colour] * len(sk.limbs)
+    joint_colours = sk.joint_colours() if colour is None else [colour] * sk.num_joints
+    for (a, b), c in zip(sk.limbs, limb_colours):
         if pts[a] is not None and pts[b] is not None:
-            cv2.line(img, pts[a], pts[b], colour, t, cv2.LINE_AA)
-    for p, colour in zip(pts, sk.joint_colours()):
+            cv2.line(img, pts[a], pts[b], c, t, cv2.LINE_AA)
+    for p, c in zip(pts, joint_colours):
         if p is not None:
-            cv2.circle(img, p, r, colour, -1, cv2.LINE_AA)
+            cv2.circle(img, p, r, c, -1, cv2.LINE_AA)
             cv2.circle(img, p, r, (255, 255, 255), max(1, t // 2), cv2.LINE_AA)
     return img
 
