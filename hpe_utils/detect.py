@@ -1,10 +1,12 @@
-"""Person detectors for video: a protocol (``frame -> (boxes, scores)``), torchvision's Faster R-CNN, or your own.
+"""Person detectors: a protocol (``frame -> (boxes, scores)``), one registry, and a loader for ``--detector``.
 
-Simple Baselines is top-down: it needs person boxes. In a video they come from a detector and from the previous
-frame's poses moved by optical flow (:mod:`hpe_utils.tracking`). A detector is any callable taking an RGB uint8
-frame (H, W, 3) and returning ``(boxes, scores)``: boxes (N, 4) as [x, y, w, h] in frame pixels, scores (N,).
-:func:`load_detector` turns ``--detector`` into one: "none", "torchvision" or "module:function" (a module on the
-path or a ``.py`` file), and wraps it so an exception or a malformed answer becomes a :class:`DetectorError` naming it.
+Simple Baselines is top-down: it needs person boxes. In a photo they come from a detector; in a video, also from
+the previous frame's poses moved by optical flow (:mod:`hpe_utils.tracking`). A detector is any callable taking an
+RGB uint8 frame (H, W, 3) and returning ``(boxes, scores)``: boxes (N, 4) as [x, y, w, h] in frame pixels, scores
+(N,). :data:`DETECTORS` holds the named ones: the shipped CenterNet (the default, offline, :mod:`hpe_utils.centernet`)
+and torchvision's Faster R-CNNs (downloaded on first use). :func:`load_detector` turns ``--detector`` into one:
+"default", "none", a registry name, "torchvision[:NAME]" or "module:function" (a module on the path or a ``.py``
+file), and wraps it so an exception or a malformed answer becomes a :class:`DetectorError` naming it.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any, Callable, Mapping, Protocol
 import numpy as np
 import torch
 
+from .centernet import CENTERNET, CenterNetDetector, ShippedModel
 from .download import download
 from .errors import ChecksumError, DetectorError, WeightsError
 from .files import cache_dir
@@ -41,10 +44,27 @@ class DetectorEntry:
     sha256: str  # torchvision's files carry the first 8 hex digits of their SHA-256 in the name (torch.hub checks it)
     build: Callable[[], torch.nn.Module]
     summary: str
+    kind = "torchvision"
 
     @property
     def filename(self) -> str:
         return self.url.rsplit("/", 1)[-1]
+
+    def load(self, *, device: str | torch.device = "cpu", download: bool = True, progress: bool = True) -> Any:
+        return TorchvisionDetector(self, device=device, download=download, progress=progress)
+
+
+@dataclass(frozen=True)
+class ShippedDetectorEntry:
+    """A detector whose ONNX file ships in ``weights/`` (checked by SHA-256 on load): works offline, no download."""
+
+    name: str
+    model: ShippedModel
+    summary: str
+    kind = "shipped"
+
+    def load(self, *, device: str | torch.device = "cpu", download: bool = True, progress: bool = True) -> Any:
+        return CenterNetDetector(self.model)  # ONNX Runtime on the CPU: 20 ms a photo, whatever the pose device
 
 
 def _mobilenet_fpn() -> torch.nn.Module:
@@ -62,7 +82,10 @@ def _mobilenet_320_fpn() -> torch.nn.Module:
 _TV = "https://download.pytorch.org/models/"
 # URLs and hashes as torchvision 0.29 publishes them (FasterRCNN_MobileNet_V3_Large_*FPN_Weights.COCO_V1.url);
 # the 8 hex digits in each name are the start of the file's SHA-256, the check torch.hub itself makes.
-DETECTORS: Mapping[str, DetectorEntry] = {e.name: e for e in (
+DETECTORS: Mapping[str, DetectorEntry | ShippedDetectorEntry] = {e.name: e for e in (
+    ShippedDetectorEntry("centernet", CENTERNET,
+                         "CenterNet, MobileNetV3, 512 px letterbox, ONNX (shipped, 8.1 MB, offline): person box AP "
+                         "0.35, AP50 0.65 on coco_sample, 20 ms a photo on 2 cores"),
     DetectorEntry("fasterrcnn_mobilenet_v3_large_fpn", _TV + "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
                   "fb6a3cc7", _mobilenet_fpn,
                   "Faster R-CNN, MobileNetV3-Large FPN, frames resized to 800 px: COCO box mAP 32.8, 74 MB"),
@@ -70,7 +93,9 @@ DETECTORS: Mapping[str, DetectorEntry] = {e.name: e for e in (
                   "907ea3f9", _mobilenet_320_fpn,
                   "the same at 320 px: 6x fewer operations, COCO box mAP 22.8 (misses small people)"),
 )}
-DEFAULT_DETECTOR = "fasterrcnn_mobilenet_v3_large_fpn"  # the smallest torchvision detector that finds people far off
+DEFAULT_DETECTOR = "centernet"  # shipped and offline; chosen by measurement (bench/detectors.py, README)
+TORCHVISION_DEFAULT = "fasterrcnn_mobilenet_v3_large_fpn"  # the smallest torchvision detector that finds people far off
+DETECTOR_SPECS = "default, none, " + ", ".join(DETECTORS) + ", torchvision[:NAME] or module:function"
 
 
 def _fetch(entry: DetectorEntry, *, download_ok: bool, progress: bool) -> Path:
@@ -118,12 +143,14 @@ class TorchvisionDetector:
     score: the tracker keeps those at or above its ``det_threshold``.
     """
 
-    def __init__(self, entry: str | DetectorEntry = DEFAULT_DETECTOR, *, device: str | torch.device = "cpu",
+    def __init__(self, entry: str | DetectorEntry = TORCHVISION_DEFAULT, *, device: str | torch.device = "cpu",
                  download: bool = True, progress: bool = True) -> None:
         if isinstance(entry, str):
-            if entry not in DETECTORS:
-                raise DetectorError(f"unknown torchvision detector {entry!r}; known: {', '.join(DETECTORS)}")
-            entry = DETECTORS[entry]
+            known = [n for n, e in DETECTORS.items() if e.kind == "torchvision"]
+            if entry not in known:
+                raise DetectorError(f"unknown torchvision detector {entry!r}; known: {', '.join(known)}")
+            entry = DETECTORS[entry]  # type: ignore[assignment]
+        assert isinstance(entry, DetectorEntry)
         self.entry = entry
         self.name = f"torchvision {entry.name}"
         self.device = torch.device(device)
@@ -212,7 +239,7 @@ def _import_callable(spec: str) -> Callable[..., Any]:
     """"package.module:function", "path/to/file.py:function", or "file:function" for ./file.py -> the function."""
     module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
-        raise DetectorError(f"--detector {spec!r}: use none, torchvision, or module:function (e.g. mydet:detect)")
+        raise DetectorError(f"--detector {spec!r}: use {DETECTOR_SPECS} (e.g. mydet:detect)")
     local = Path(module_name.replace(".", os.sep) + ".py")  # `hpe track --detector mydet:fn` run from mydet.py's folder
     try:
         if module_name.endswith(".py"):
@@ -240,20 +267,29 @@ def _import_callable(spec: str) -> Callable[..., Any]:
     return fn
 
 
-def load_detector(spec: str | Callable[[np.ndarray], Any] | None, *, device: str | torch.device = "cpu",
+def load_detector(spec: str | Callable[[np.ndarray], Any] | None = "default", *, device: str | torch.device = "cpu",
                   download: bool = True, progress: bool = True) -> CheckedDetector | None:
-    """``--detector``: "none" (or None) -> None; "torchvision" -> :class:`TorchvisionDetector`; "module:function"
-    or a callable -> that callable. Each comes wrapped in a :class:`CheckedDetector`."""
+    """``--detector``: "default" -> the shipped :data:`DEFAULT_DETECTOR`; "none" (or None) -> None; a name of
+    :data:`DETECTORS`; "torchvision[:NAME]" -> :class:`TorchvisionDetector`; "module:function" or a callable -> that
+    callable. Each comes wrapped in a :class:`CheckedDetector`."""
     if spec is None or spec == "none":
         return None
+    if isinstance(spec, CheckedDetector):
+        return spec
     if callable(spec):
-        return CheckedDetector(spec, getattr(spec, "__name__", repr(spec)))
-    if spec == "torchvision" or spec.startswith("torchvision:") and spec.split(":", 1)[1] in DETECTORS:
-        name = spec.split(":", 1)[1] if ":" in spec else DEFAULT_DETECTOR
-        det = TorchvisionDetector(name, device=device, download=download, progress=progress)
+        return CheckedDetector(spec, getattr(spec, "name", None) or getattr(spec, "__name__", repr(spec)))
+    if spec == "default":
+        spec = DEFAULT_DETECTOR
+    if spec == "torchvision":
+        spec = TORCHVISION_DEFAULT
+    elif spec.startswith("torchvision:") and spec.split(":", 1)[1] in DETECTORS:
+        spec = spec.split(":", 1)[1]
+    if spec in DETECTORS:
+        det = DETECTORS[spec].load(device=device, download=download, progress=progress)
         return CheckedDetector(det, det.name)
     return CheckedDetector(_import_callable(spec), spec)
 
 
-__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "CheckedDetector", "Detector", "DetectorEntry", "DetectorError", "PERSON",
-           "TorchvisionDetector", "check_detections", "load_detector"]
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "DETECTOR_SPECS", "TORCHVISION_DEFAULT", "CheckedDetector", "Detector",
+           "DetectorEntry", "DetectorError", "PERSON", "ShippedDetectorEntry", "TorchvisionDetector", "check_detections",
+           "load_detector"]

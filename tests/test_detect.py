@@ -89,7 +89,9 @@ def test_the_registry_holds_torchvision_s_own_urls_and_the_hash_in_their_names()
 
     published = {"fasterrcnn_mobilenet_v3_large_fpn": FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1.url,
                  "fasterrcnn_mobilenet_v3_large_320_fpn": FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1.url}
-    for name, entry in DETECTORS.items():
+    torchvision = {n: e for n, e in DETECTORS.items() if e.kind == "torchvision"}
+    assert set(torchvision) == set(published)
+    for name, entry in torchvision.items():
         assert entry.url == published[name]
         assert entry.filename.endswith(f"-{entry.sha256}.pth")  # torch.hub checks this SHA-256 prefix too
 
@@ -128,7 +130,7 @@ def test_module_function_loads_from_the_path_or_a_py_file(tmp_path, monkeypatch)
     ("nosuchmodule_xyz:find", "no module named 'nosuchmodule_xyz'"),
     ("mydet:missing", "mydet has no 'missing'"),
     ("mydet:VALUE", "VALUE is a int, not a function"),
-    ("mydet", "use none, torchvision, or module:function"),
+    ("mydet", "use default, none, centernet, fasterrcnn_mobilenet_v3_large_fpn"),
     ("broken:find", "importing broken raised ZeroDivisionError"),
     ("nofile.py:find", "no file nofile.py"),
 ])
