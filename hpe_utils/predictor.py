@@ -1,8 +1,10 @@
-"""A small CPU-first inference API: ``Predictor(weights)(image, boxes=None)``; the whole image when no box is given.
+"""A small CPU-first inference API: ``Predictor(weights)(image, boxes=None)``; the detector finds people when no box is given.
 
 This is the one inference pipeline of the project: regions (centre, scale) of RGB images -> affine crops ->
 normalisation -> an engine -> flip test -> multi-scale averaging -> decoding -> image pixels. ``hpe predict``,
 ``hpe serve``, ``hpe eval`` and the validation of ``hpe train`` all run it (:meth:`Predictor.predict_regions`).
+Simple Baselines is top-down: where no boxes are given, a person detector (the shipped CenterNet by default,
+:mod:`hpe_utils.detect`) gives them; ``detector=None`` poses the whole image as one person instead.
 """
 from __future__ import annotations
 
@@ -16,21 +18,28 @@ import numpy as np
 import torch
 
 from .auto import AutoDecision, choose_backend, default_backend, measure
+from .centernet import MAX_PEOPLE
 from .codec import OUTPUT_STRIDE, HeatmapCodec
+from .detect import CheckedDetector, load_detector
 from .engines import AUTO, Backend, build_engine, engine_spec, open_exported
-from .errors import BoxError
+from .errors import BoxError, InputError
 from .flip import check_flip_shift, flip_back_numpy, mirror_shift
 from .formats import file_kind
 from .images import read_image
 from .model import PoseResNet, PoseResNetConfig
 from .parity import real_crops, run_batched
 from .skeletons import Skeleton, get_skeleton
+from .tracking import OKS_SIGMAS, pose_nms
 from .transforms import (BOX_PADDING, box_to_center_scale, check_box_padding, check_scales, crop, heatmap_to_image,
                          normalize, whole_image_box, zoom_heatmaps)
+from .viz import SCORE_THRESHOLD
 from .weights import LoadedWeights, load_weights
 
 ImageLike = Any  # path, bytes, numpy array or PIL image: anything images.read_image accepts
 DEFAULT_BATCH = 16  # people per engine call (twice that with the flip test): bounded memory on any image
+MIN_JOINTS = 2  # a pose with fewer joints at SCORE_THRESHOLD is "weak": kept and marked, never dropped
+POSE_NMS_OKS = 0.5  # two detected people whose poses are this alike are one person found twice
+DetectorSpec = Any  # "default", "none", a registry name, "module:function", a callable, or None
 
 
 def keypoint_records(keypoints: np.ndarray, scores: np.ndarray) -> list[list[float]]:
@@ -40,14 +49,22 @@ def keypoint_records(keypoints: np.ndarray, scores: np.ndarray) -> list[list[flo
 
 @dataclass
 class Person:
-    """One person's prediction in image pixels."""
+    """One person's prediction in image pixels; ``box_score`` is the detector's confidence (None: a given box)."""
 
     box: np.ndarray  # (4,) x, y, w, h that was cropped
     keypoints: np.ndarray  # (K, 2)
     scores: np.ndarray  # (K,)
+    box_score: float | None = None
+
+    @property
+    def weak(self) -> bool:
+        """Fewer than MIN_JOINTS joints at the drawing threshold: likely nobody, or somebody mostly hidden."""
+        return int((np.asarray(self.scores) >= SCORE_THRESHOLD).sum()) < MIN_JOINTS
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": [round(float(v), 2) for v in self.box], "keypoints": keypoint_records(self.keypoints, self.scores)}
+        return {"box": [round(float(v), 2) for v in self.box],
+                "box_score": None if self.box_score is None else round(float(self.box_score), 4),
+                "weak": self.weak, "keypoints": keypoint_records(self.keypoints, self.scores)}
 
 
 @dataclass
@@ -60,15 +77,23 @@ class PoseResult:
     people: list[Person] = field(default_factory=list)
     image: str | None = None
     heatmaps: np.ndarray | None = None  # (P, K, h, w) when requested
+    detector: str | None = None  # the detector that found the people; None: boxes given, or the whole image
+    detected: int | None = None  # people the detector found, before the max_people cap and duplicate removal
+
+    @property
+    def capped(self) -> bool:
+        """More people were detected than ``max_people`` allowed: the most confident were kept."""
+        return self.detected is not None and self.detected > len(self.people)
 
     def to_json(self) -> dict[str, Any]:
         """The record ``hpe predict --json`` and the REST API return."""
         return {"image": self.image, "width": self.width, "height": self.height, "skeleton": self.skeleton.name,
-                "joints": list(self.skeleton.joints), "people": [p.to_json() for p in self.people]}
+                "joints": list(self.skeleton.joints), "detector": self.detector, "detected": self.detected,
+                "people": [p.to_json() for p in self.people]}
 
 
-def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray | None, width: int, height: int) -> np.ndarray:
-    if boxes is None or len(boxes) == 0:
+def _as_boxes(boxes: Sequence[Sequence[float]] | np.ndarray, width: int, height: int) -> np.ndarray:
+    if len(boxes) == 0:
         return whole_image_box(width, height)[None]
     try:
         arr = np.asarray(boxes, dtype=np.float64)
@@ -98,7 +123,9 @@ class Predictor:
     ``scales`` (default 1 only) are test scales: crops that many times the padded box around the same centre,
     whose heatmaps are zoomed back and averaged before decoding (each scale costs one more pass). ``sigma``
     is the training Gaussian's, which DARK decoding blurs with (default: the one stored with the weights, else
-    the input size's usual one).
+    the input size's usual one). ``detector`` finds the people of a call without boxes (see
+    :func:`~hpe_utils.detect.load_detector`; default: the shipped CenterNet, loaded on first use; None: the whole
+    image is one person); at most ``max_people`` of the most confident are posed.
     """
 
     def __init__(self, weights: str | os.PathLike | LoadedWeights = "default", *, device: str | torch.device = "cpu",
@@ -107,8 +134,14 @@ class Predictor:
                  backend: str | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
                  remeasure: bool = False, refine: str = "dark", scales: Sequence[float] = (1.0,),
                  flip_shift: float | None = None, sigma: float | None = None, expected_images: float = 1,
-                 background: bool = False) -> None:
+                 background: bool = False, detector: DetectorSpec = "default", max_people: int = MAX_PEOPLE) -> None:
         self.scales = check_scales(scales)  # before any loading, so a bad value fails fast
+        if int(max_people) != max_people or max_people < 1:
+            raise InputError(f"max_people must be a whole number >= 1, got {max_people}")
+        self.max_people = int(max_people)
+        self._detector_spec: DetectorSpec = detector
+        self._detector: CheckedDetector | None = None
+        self._detector_lock = threading.Lock()
         self.flip_shift = None if flip_shift is None else check_flip_shift(flip_shift)
         say = log or (lambda _m: None)
         self.device = torch.device(device)
@@ -171,6 +204,24 @@ class Predictor:
         loaded = LoadedWeights(model, getattr(model, "config", None), sk, (int(input_size[0]), int(input_size[1])),
                                color_order, "in-memory", "in-memory model", None, {}, check_box_padding(box_padding), sigma)
         return cls(loaded, backend=backend, **kwargs)
+
+    @property
+    def detector(self) -> CheckedDetector | None:
+        """The person detector for calls without boxes, loaded (and its file verified) on first use; None: none."""
+        if self._detector is None and self._detector_spec not in (None, "none"):
+            with self._detector_lock:
+                if self._detector is None:
+                    self._detector = load_detector(self._detector_spec, device=self.device)
+        return self._detector
+
+    def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """People in an RGB image -> (boxes (N, 4), scores (N,)) of the ``max_people`` most confident, and N found."""
+        det = self.detector
+        if det is None:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0
+        boxes, scores = det(rgb)
+        order = np.argsort(-scores, kind="stable")[: self.max_people]
+        return boxes[order], scores[order], len(boxes)
 
     def _measure_and_switch(self, spec: Any, batch: int, say: Callable[[str], None]) -> None:
         """Measure the engines in the background and switch to the winner (running calls finish on the old one)."""
@@ -256,24 +307,53 @@ class Predictor:
 
     def __call__(self, image: ImageLike, boxes: Sequence[Sequence[float]] | np.ndarray | None = None, *,
                  return_heatmaps: bool = False) -> PoseResult:
-        """Predict every person in ``boxes`` (x, y, w, h); the whole image is one box when none are given."""
+        """Predict every person in ``boxes`` (x, y, w, h): each given box yields one person, weak or not.
+
+        Without boxes the detector finds the people (none found: no people), and of two detected people whose
+        poses have OKS above POSE_NMS_OKS only the more confident is kept; with no detector the whole image is
+        one person's box.
+        """
         name = str(image) if isinstance(image, (str, os.PathLike)) else None
         t0 = time.perf_counter()
         rgb = read_image(image)
         h, w = rgb.shape[:2]
-        bxs = _as_boxes(boxes, w, h)
         t_read = (time.perf_counter() - t0) * 1e3
-        centers, scales = self.regions(bxs)
-        kps, scores, hms = self.predict_regions([rgb] * len(bxs), centers, scales)
-        people = [Person(b, k, s) for b, k, s in zip(bxs, kps, scores)]
-        self.last_timings = {"read": t_read, **self.last_timings, "total": (time.perf_counter() - t0) * 1e3}
-        return PoseResult(w, h, self.skeleton, people, name, hms if return_heatmaps else None)
+        given = boxes is not None and len(boxes) > 0
+        detector_name, detected, t_detect = None, None, 0.0
+        box_scores: list[float | None]
+        if given or self.detector is None:
+            bxs = _as_boxes(boxes if given else [], w, h)  # type: ignore[arg-type]
+            box_scores = [None] * len(bxs)
+        else:
+            t1 = time.perf_counter()
+            bxs, found_scores, detected = self.detect(rgb)
+            t_detect = (time.perf_counter() - t1) * 1e3
+            detector_name = self.detector.name
+            box_scores = [float(v) for v in found_scores]
+        if len(bxs):
+            centers, scales = self.regions(bxs)
+            kps, scores, hms = self.predict_regions([rgb] * len(bxs), centers, scales)
+        else:  # nobody in the photo
+            k = self.skeleton.num_joints
+            kps, scores, hms = np.zeros((0, k, 2)), np.zeros((0, k)), None
+            self.last_timings = {"preprocess": 0.0, "model": 0.0, "postprocess": 0.0}
+        keep = list(range(len(bxs)))
+        if detector_name is not None and len(bxs) > 1 and self.skeleton.name in OKS_SIGMAS:
+            keep = sorted(pose_nms(list(zip(kps, scores)), OKS_SIGMAS[self.skeleton.name], POSE_NMS_OKS))
+        people = [Person(bxs[i], kps[i], scores[i], box_scores[i]) for i in keep]
+        if hms is not None:
+            hms = hms[keep]
+        self.last_timings = {"read": t_read, **({"detect": t_detect} if detector_name else {}), **self.last_timings,
+                             "total": (time.perf_counter() - t0) * 1e3}
+        return PoseResult(w, h, self.skeleton, people, name, hms if return_heatmaps else None, detector_name, detected)
 
 
 def predict(image: ImageLike, boxes: Sequence[Sequence[float]] | None = None, *, weights: str = "default",
-            device: str = "cpu", flip: bool = True, scales: Sequence[float] = (1.0,)) -> PoseResult:
+            device: str = "cpu", flip: bool = True, scales: Sequence[float] = (1.0,),
+            detector: DetectorSpec = "default") -> PoseResult:
     """One call: load the weights, predict, return the result (build a :class:`Predictor` to reuse the model)."""
-    return Predictor(weights, device=device, flip=flip, scales=scales)(image, boxes)
+    return Predictor(weights, device=device, flip=flip, scales=scales, detector=detector)(image, boxes)
 
 
-__all__ = ["DEFAULT_BATCH", "ImageLike", "Person", "PoseResult", "Predictor", "keypoint_records", "predict"]
+__all__ = ["DEFAULT_BATCH", "MIN_JOINTS", "POSE_NMS_OKS", "ImageLike", "Person", "PoseResult", "Predictor",
+           "keypoint_records", "predict"]

@@ -59,6 +59,33 @@ def draw_people(image_rgb: np.ndarray, people: Sequence[tuple[np.ndarray, np.nda
     return img
 
 
+BOX_COLOUR = (255, 215, 0)  # person boxes, drawn in one colour apart from the limbs' (RGB)
+
+
+def draw_boxes(image_rgb: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray,
+               scores: Sequence[float | None] | None = None, *, colour: tuple[int, int, int] = BOX_COLOUR,
+               copy: bool = True) -> np.ndarray:
+    """Person boxes [x, y, w, h], each with its detector score above it (none for a given box): what was cropped."""
+    import cv2
+
+    img = image_rgb.copy() if copy else image_rgb
+    h, w = img.shape[:2]
+    t = max(1, round(min(h, w) / 300))
+    font = max(0.4, min(h, w) / 900)
+    labels = list(scores) if scores is not None else [None] * len(boxes)
+    for (x, y, bw, bh), s in zip(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels):
+        p1, p2 = (int(round(x)), int(round(y))), (int(round(x + bw)), int(round(y + bh)))
+        cv2.rectangle(img, p1, p2, (0, 0, 0), t + 2, cv2.LINE_AA)
+        cv2.rectangle(img, p1, p2, colour, t, cv2.LINE_AA)
+        if s is not None:
+            text = f"{float(s):.2f}"
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, t)
+            org = (int(np.clip(p1[0], 0, max(0, w - tw))), int(np.clip(p1[1] - base - 2, th, h - base)))
+            cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), t + 2, cv2.LINE_AA)
+            cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, font, colour, t, cv2.LINE_AA)
+    return img
+
+
 def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6, 4)) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
@@ -210,6 +237,6 @@ def plot_augmentations(dataset: Any, index: int = 0, *, draws: int = 6,
     return fig
 
 
-__all__ = ["SCORE_THRESHOLD", "draw_people", "draw_skeleton", "plot_augmentations", "plot_heatmap_grid",
+__all__ = ["BOX_COLOUR", "SCORE_THRESHOLD", "draw_boxes", "draw_people", "draw_skeleton", "plot_augmentations", "plot_heatmap_grid",
            "plot_heatmap_overlay", "plot_keypoints", "plot_loss_curve", "plot_per_joint", "plot_side_by_side",
            "shown_joints"]

@@ -31,8 +31,8 @@ def ckpt(tmp_path_factory):
     return save_checkpoint(m, tmp_path_factory.mktemp("w") / "tiny.pt", skeleton="mpii16", input_size=(64, 64))
 
 
-def test_whole_image_is_the_box_when_none_is_given(ckpt):
-    p = Predictor(ckpt)
+def test_whole_image_is_the_box_without_a_detector(ckpt):
+    p = Predictor(ckpt, detector=None)
     img = np.zeros((90, 160, 3), np.uint8)
     res = p(img)
     assert len(res.people) == 1 and res.people[0].box.tolist() == [0, 0, 160, 90]
@@ -66,8 +66,8 @@ def test_several_boxes_are_batched_and_bad_boxes_raise(ckpt):
 
 def test_flip_test_averages_with_the_mirror_image(ckpt):
     img = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    with_flip = Predictor(ckpt, flip=True)(img, return_heatmaps=True).heatmaps
-    no_flip = Predictor(ckpt, flip=False)(img, return_heatmaps=True).heatmaps
+    with_flip = Predictor(ckpt, flip=True, detector=None)(img, return_heatmaps=True).heatmaps
+    no_flip = Predictor(ckpt, flip=False, detector=None)(img, return_heatmaps=True).heatmaps
     assert with_flip.shape == no_flip.shape and not np.allclose(with_flip, no_flip)
 
 
@@ -102,17 +102,20 @@ def test_bgr_weights_see_reversed_channels(ckpt):
 
 
 def test_json_record_has_the_documented_fields(ckpt):
-    res = Predictor(ckpt)(np.zeros((40, 30, 3), np.uint8))
+    res = Predictor(ckpt, detector=None)(np.zeros((40, 30, 3), np.uint8))
     rec = res.to_json()
-    assert set(rec) == {"image", "width", "height", "skeleton", "joints", "people"}
+    assert set(rec) == {"image", "width", "height", "skeleton", "joints", "detector", "detected", "people"}
     assert rec["skeleton"] == "mpii16" and len(rec["joints"]) == 16
+    assert rec["detector"] is None and rec["detected"] is None
+    assert set(rec["people"][0]) == {"box", "box_score", "weak", "keypoints"} and rec["people"][0]["box_score"] is None
     assert len(rec["people"][0]["keypoints"]) == 16 and len(rec["people"][0]["keypoints"][0]) == 3
 
 
 def test_predict_one_call(ckpt):
     from hpe_utils.predictor import predict
 
-    assert predict(np.zeros((40, 30, 3), np.uint8), weights=str(ckpt)).people[0].keypoints.shape == (16, 2)
+    assert predict(np.zeros((40, 30, 3), np.uint8), weights=str(ckpt), detector=None).people[0].keypoints.shape == (16, 2)
+    assert predict(np.zeros((40, 30, 3), np.uint8), weights=str(ckpt)).people == []  # nobody for the detector
 
 
 def test_box_padding_comes_from_the_weights_and_sets_the_crop_around_each_box(ckpt, tmp_path):
