@@ -29,7 +29,7 @@ from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
 from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
 from .predictor import Predictor
 from .viz import SCORE_THRESHOLD, draw_people
-from .web import ISOLATION_HEADERS, ORT_FILES, PAGE_FILES, BrowserSite, skeleton_record
+from .web import DETECTOR_FILE, ISOLATION_HEADERS, ORT_FILES, PAGE_FILES, BrowserSite, skeleton_record
 
 log = logging.getLogger("hpe_utils.serve")
 
@@ -179,7 +179,7 @@ class InternalErrors:
 
 # the in-browser site's own files, by the name the page asks for, and how each is served
 SITE_MEDIA = {"meta.json": "application/json", "model.onnx": "application/octet-stream",
-              "model.fp16.onnx": "application/octet-stream"}
+              "model.fp16.onnx": "application/octet-stream", DETECTOR_FILE: "application/octet-stream"}
 PAGE_MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
               ".mjs": "text/javascript; charset=utf-8", ".wasm": "application/wasm"}
 

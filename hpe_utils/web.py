@@ -2,8 +2,10 @@
 
 ``hpe export --format web OUT_DIR`` writes ``index.html``, ``app.js`` and ``pose.js`` (the page and its
 pipeline, from ``hpe_utils/static/web/``, the same files ``hpe serve`` serves), ``meta.json`` (what the
-pipeline needs to know about the weights), ``model.onnx`` (fp32, verified against PyTorch like every export)
-and, where it keeps parity, ``model.fp16.onnx``, plus ONNX Runtime Web's runtime under ``ort/``, taken from
+pipeline needs to know about the weights and the detector), ``model.onnx`` (fp32, verified against PyTorch like
+every export) and, where it keeps parity, ``model.fp16.onnx``, ``detector.onnx`` (the shipped CenterNet person
+detector, checked by SHA-256, so the page poses every person in a photo as Predictor does; ``detector=False``
+leaves it out and the page poses the whole image), plus ONNX Runtime Web's runtime under ``ort/``, taken from
 the npm registry's ``onnxruntime-web`` package at a pinned version and checked by SHA-256 (or from a folder the
 user gives), so the site needs no CDN and works offline once loaded.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import inspect
 import json
 import os
 import shutil
@@ -27,6 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import centernet
 from .errors import InputError
 from .download import sha256_file
 from .export import export, reference_heatmaps
@@ -35,7 +39,9 @@ from .flip import mirror_shift
 from .formats import onnx_session
 from .images import DEFAULT_MAX_PIXELS
 from .parity import ParityReport, compare_heatmaps
+from .predictor import MIN_JOINTS, POSE_NMS_OKS
 from .skeletons import Skeleton
+from .tracking import OKS_SIGMAS, pose_nms
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from .viz import SCORE_THRESHOLD
 from .weights import LoadedWeights, load_weights
@@ -47,6 +53,11 @@ ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-thr
 PAGE_FILES = ("index.html", "app.js", "pose.js")  # hpe_utils/static/web/: the page, shared with hpe serve
 FP16_MAX_MOVED = 0.01  # the fp16 model ships only if at most 1% of joints move > 1 heatmap pixel vs PyTorch
 META_FORMAT = "hpe-web/1"
+DETECTOR_FILE = "detector.onnx"  # the shipped person detector (centernet.CENTERNET) under the site's name for it
+# webcam: the detector runs on the first frame, whenever tracking from the previous poses lost everyone, and every
+# this many frames (new people enter; a tracked box that slid onto a part of someone is replaced): 10 frames cost
+# about one detector run per second of video at the page's frame rates, a tenth of what it would cost every frame
+REDETECT_EVERY = 10
 # what a host sends so the page is cross-origin isolated, which WebAssembly threads need (deploy/static-site.md)
 ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
@@ -164,7 +175,36 @@ def skeleton_record(sk: Skeleton) -> dict[str, Any]:
             "colors": hexes(sk.limb_colours()), "joint_colors": hexes(sk.joint_colours())}
 
 
-def web_metadata(lw: LoadedWeights, *, fp16: bool) -> dict[str, Any]:
+def _tensor_names(path: Path) -> tuple[str, str]:
+    """The detector graph's (input, output) tensor names, read from the file so the page never guesses them."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return graph.input[0].name, graph.output[0].name
+
+
+def detector_metadata(model: centernet.ShippedModel | None = None) -> dict[str, Any]:
+    """meta.json's ``detector``: the file and centernet.py's own constants, so the page decodes as Python does."""
+    model = model or centernet.CENTERNET
+    path = centernet.check_model_file(model)
+    inp, out = _tensor_names(path)
+    return {"model": DETECTOR_FILE, "name": model.name, "sha256": model.sha256,
+            "input": {"name": inp, "size": centernet.INPUT_SIZE},  # (1, size, size, 3) RGB 0..255, letterboxed
+            "output": {"name": out},  # (1, 100, 6): [x1, y1, x2, y2, score, class] in input pixels
+            "person_class": centernet.PERSON_CLASS, "score_threshold": centernet.SCORE_THRESHOLD,
+            "nms_iou": centernet.NMS_IOU, "max_people": centernet.MAX_PEOPLE, "redetect_every": REDETECT_EVERY}
+
+
+def pose_nms_metadata(sk: Skeleton) -> dict[str, Any] | None:
+    """meta.json's ``pose_nms``: Predictor's duplicate removal among detected people (None: no OKS sigmas)."""
+    if sk.name not in OKS_SIGMAS:
+        return None
+    joint = inspect.signature(pose_nms).parameters["joint_threshold"].default  # what Predictor calls it with
+    return {"oks": float(POSE_NMS_OKS), "joint_threshold": float(joint),
+            "sigmas": [float(v) for v in OKS_SIGMAS[sk.name]]}
+
+
+def web_metadata(lw: LoadedWeights, *, fp16: bool, detector: bool = True) -> dict[str, Any]:
     """meta.json: everything the page's pipeline must know to do what Predictor does."""
     w, h = lw.input_size
     hw, hh = w // 4, h // 4
@@ -177,7 +217,8 @@ def web_metadata(lw: LoadedWeights, *, fp16: bool) -> dict[str, Any]:
         "flip": {"permutation": [int(i) for i in lw.skeleton.flip_permutation()], "shift": mirror_shift(w, hw)},
         "skeleton": skeleton_record(lw.skeleton),
         "score_threshold": SCORE_THRESHOLD, "max_image_pixels": DEFAULT_MAX_PIXELS, "ort_version": ORT_WEB_VERSION,
-        "source": str(lw.source),
+        "min_joints": MIN_JOINTS, "detector": detector_metadata() if detector else None,
+        "pose_nms": pose_nms_metadata(lw.skeleton), "source": str(lw.source),
     }
 
 
@@ -194,8 +235,11 @@ def _fp16_candidate(fp32: Path, out: Path, lw: LoadedWeights, x: np.ndarray, ref
 
 def export_web(weights: str | os.PathLike | LoadedWeights, out_dir: str | os.PathLike, images: Sequence[Any], *,
                ort: str | os.PathLike | None = None, overwrite: bool = False, fp16: bool = True,
-               log: Callable[[str], None] = print) -> WebSite:
-    """Write the static site for ``weights`` to ``out_dir`` (verified on ``images``); atomic, never half-written."""
+               detector: bool = True, log: Callable[[str], None] = print) -> WebSite:
+    """Write the static site for ``weights`` to ``out_dir`` (verified on ``images``); atomic, never half-written.
+
+    ``detector`` ships the person detector (8.1 MB) so the page poses everyone; False: the whole image, one person.
+    """
     out = Path(out_dir)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         if not overwrite:
@@ -206,6 +250,7 @@ def export_web(weights: str | os.PathLike | LoadedWeights, out_dir: str | os.Pat
     if not images:
         raise InputError("the web export needs at least one real image to verify against")
     dist = ort_dist(ort, log=log)  # first: fail before minutes of exporting when the runtime is missing
+    detector_meta = detector_metadata() if detector else None  # checks its SHA-256, also before any export work
     lw = weights if isinstance(weights, LoadedWeights) else load_weights(weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
@@ -220,7 +265,13 @@ def export_web(weights: str | os.PathLike | LoadedWeights, out_dir: str | os.Pat
             if not fp16_report.ok:
                 (site / "model.fp16.onnx").unlink()
         shipped16 = (site / "model.fp16.onnx").exists()
-        (site / "meta.json").write_text(json.dumps(web_metadata(lw, fp16=shipped16), indent=1))
+        meta = web_metadata(lw, fp16=shipped16, detector=False)
+        if detector_meta is not None:  # the copy is checked, not only its source: what the page loads is the shipped file
+            shutil.copyfile(centernet.CENTERNET.file(), site / DETECTOR_FILE)
+            if sha256_file(site / DETECTOR_FILE) != detector_meta["sha256"]:
+                raise WebExportError(f"the copy of the person detector in {site} differs from the shipped file")
+            meta["detector"] = detector_meta
+        (site / "meta.json").write_text(json.dumps(meta, indent=1))
         for name, text in page_files().items():
             (site / name).write_text(text, encoding="utf-8")
         for name in ORT_FILES:
@@ -341,7 +392,7 @@ class BrowserSite:
                 self._state, self._reason = "failed", f"the in-browser model could not be built: {e}"
 
 
-__all__ = ["BrowserSite", "FP16_MAX_MOVED", "ISOLATION_HEADERS", "ORT_FILES", "ORT_WEB_SHA256",
-           "ORT_WEB_VERSION", "PAGE_FILES", "WebExportError", "WebSite", "export_web", "is_site",
-           "ort_cached", "ort_dist", "page_files", "serve_site", "skeleton_record",
-           "web_metadata", "weights_key"]
+__all__ = ["DETECTOR_FILE", "REDETECT_EVERY", "BrowserSite", "FP16_MAX_MOVED", "ISOLATION_HEADERS", "ORT_FILES",
+           "ORT_WEB_SHA256", "ORT_WEB_VERSION", "PAGE_FILES", "WebExportError", "WebSite", "detector_metadata",
+           "export_web", "is_site", "ort_cached", "ort_dist", "page_files", "pose_nms_metadata", "serve_site",
+           "skeleton_record", "web_metadata", "weights_key"]

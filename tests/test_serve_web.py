@@ -19,6 +19,7 @@ def _site(folder: Path) -> Path:
     (folder / "ort").mkdir(parents=True)
     (folder / "meta.json").write_text(json.dumps({"format": "hpe-web/1", "model": "model.onnx"}))
     (folder / "model.onnx").write_bytes(b"onnx bytes")
+    (folder / web.DETECTOR_FILE).write_bytes(b"detector bytes")
     for name in web.ORT_FILES:
         (folder / "ort" / name).write_bytes(name.encode())
     return folder
@@ -48,6 +49,8 @@ def test_a_given_site_is_served_with_the_right_types_and_nothing_else(predictor,
     assert meta["format"] == "hpe-web/1" and meta["model"] == "model.onnx"  # the site's, plus the server's offer
     assert meta["server"]["predict"] == "predict" and meta["browser"]["state"] == "ready"
     assert client.get("/model.onnx").content == b"onnx bytes"
+    det = client.get(f"/{web.DETECTOR_FILE}")  # the person detector the page runs, from the same site
+    assert det.content == b"detector bytes" and det.headers["content-type"] == "application/octet-stream"
     wasm = client.get("/ort/ort-wasm-simd-threaded.wasm")
     assert wasm.status_code == 200 and wasm.headers["content-type"] == "application/wasm"
     assert client.get("/model.fp16.onnx").status_code == 404  # not in this site

@@ -104,6 +104,19 @@ def test_meta_json_holds_what_predictor_uses(default):
     assert meta["flip"]["shift"] == pytest.approx(0.75)
     assert len(meta["skeleton"]["colors"]) == len(meta["skeleton"]["limbs"])
     assert meta["model_fp16"] is None and meta["format"] == "hpe-web/1"
+    from hpe_utils import centernet
+    from hpe_utils.predictor import MIN_JOINTS, POSE_NMS_OKS
+    from hpe_utils.tracking import OKS_SIGMAS
+
+    det = meta["detector"]  # centernet.py's own numbers, never repeated in the page
+    assert det["model"] == web.DETECTOR_FILE and det["sha256"] == centernet.CENTERNET.sha256
+    assert (det["input"]["size"], det["score_threshold"], det["nms_iou"], det["max_people"], det["person_class"]) == (
+        centernet.INPUT_SIZE, centernet.SCORE_THRESHOLD, centernet.NMS_IOU, centernet.MAX_PEOPLE, centernet.PERSON_CLASS)
+    assert (det["input"]["name"], det["output"]["name"]) == ("tower_0/images:0", "tower_0/detections:0")
+    assert det["redetect_every"] == web.REDETECT_EVERY and meta["min_joints"] == MIN_JOINTS
+    assert meta["pose_nms"]["oks"] == POSE_NMS_OKS
+    assert meta["pose_nms"]["sigmas"] == pytest.approx(OKS_SIGMAS[default.skeleton.name].tolist())
+    assert web.web_metadata(default, fp16=False, detector=False)["detector"] is None
 
 
 def test_the_export_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):
@@ -131,19 +144,36 @@ def test_the_site_is_complete_verified_and_replaceable(tmp_path, capsys):
     images = [str(REPO / "data" / "messi_kick.webp")]
     site = web.export_web("default", out, images, ort=dist, log=lambda _m: None)
     names = set(site.files)
-    assert {"index.html", "app.js", "pose.js", "meta.json", "model.onnx"} <= names
+    assert {"index.html", "app.js", "pose.js", "meta.json", "model.onnx", web.DETECTOR_FILE} <= names
     assert {f"ort/{n}" for n in web.ORT_FILES} <= names
     assert site.parity.ok and site.fp16 is not None
     meta = json.loads((out / "meta.json").read_text())
     assert (meta["model_fp16"] is not None) == ("model.fp16.onnx" in names) == site.fp16.ok
     for name, text in web.page_files().items():
         assert (out / name).read_text() == text  # the very files hpe serve serves
+    from hpe_utils.centernet import CENTERNET
+    from hpe_utils.download import sha256_file
+
+    assert sha256_file(out / web.DETECTOR_FILE) == CENTERNET.sha256 and meta["detector"]["model"] == web.DETECTOR_FILE
     import onnx
 
     assert max(o.version for o in onnx.load(str(out / "model.onnx")).opset_import if o.domain in ("", "ai.onnx")) == 17
     (out / "note.txt").write_text("old")
-    web.export_web("default", out, images, ort=dist, overwrite=True, log=lambda _m: None)
+    bare = web.export_web("default", out, images, ort=dist, overwrite=True, fp16=False, detector=False, log=lambda _m: None)
     assert not (out / "note.txt").exists() and not list(tmp_path.glob(".site.*"))  # replaced whole, no temp left
+    assert web.DETECTOR_FILE not in bare.files and json.loads((out / "meta.json").read_text())["detector"] is None
+
+
+def test_a_changed_detector_file_fails_the_export_before_any_work(tmp_path, monkeypatch):
+    from hpe_utils import centernet
+    from hpe_utils.errors import WeightsError
+
+    fake = centernet.ShippedModel("centernet", "weights/person_detector_centernet.onnx", "0" * 64,
+                                  centernet.CENTERNET.size_bytes)
+    monkeypatch.setattr(centernet, "CENTERNET", fake)  # as if the file on disk had been changed
+    with pytest.raises(WeightsError, match="not the shipped one"):
+        web.export_web("default", tmp_path / "site", ["x.jpg"], ort=_fake_dist(tmp_path / "d"), log=lambda _m: None)
+    assert not (tmp_path / "site").exists()
 
 
 def test_a_y4m_clip_has_its_header_and_every_frame(tmp_path):

@@ -1,8 +1,12 @@
-/* The page: image files and the webcam -> window.hpe.predict (pose.js + ONNX Runtime Web) -> canvas and table.
+/* The page: image files and the webcam -> the person detector and the pose model (pose.js + ONNX Runtime Web)
+ * -> canvas and table.
  *
- * window.hpe = {ready, predict(imageLike, {box, flip}), readImage(blob), last, lastFrame, stats, meta, threads}:
- * the tests drive the same functions the buttons do (stats and lastFrame: the webcam's). Every failure ends
- * as a message in #msg, never as an uncaught error in the console.
+ * window.hpe = {ready, predict(imageLike, {box, flip}) (one person), detectPeople(imageLike) (the detector's
+ * boxes), predictPeople(imageLike, {flip}) (everyone, as Predictor without boxes), readImage(blob), last,
+ * lastFrame, stats, meta, threads}: the tests drive the same functions the buttons do (last: the latest photo's
+ * or webcam frame's result, {width, height, detector, detected, people: [{box, box_score, weak, keypoints,
+ * scores}], ms}, the records of hpe predict --json; stats and lastFrame: the webcam's). Every failure ends as a
+ * message in #msg, never as an uncaught error in the console.
  */
 "use strict";
 (function () {
@@ -14,7 +18,7 @@
     65, 0, 253, 15, 253, 98, 11]);
 
   const state = {
-    meta: null, pipeline: null, image: null, result: null, live: null, opened: 0,
+    meta: null, pipeline: null, detector: null, image: null, result: null, live: null, opened: 0, pick: 0,
     flipStill: true, flipLive: false, // the flip test doubles the work: on for photos, off for the webcam
   };
 
@@ -114,20 +118,42 @@
     // pixel; measured 0.01 px on the Messi image, at the same speed): half the download; ?model=fp32 for the other
     const half = new URLSearchParams(location.search).get("model") !== "fp32" && meta.model_fp16;
     const modelFile = half ? meta.model_fp16 : meta.model;
-    const model = await (await fetchOk(modelFile, "the model")).arrayBuffer();
+    const det = meta.detector; // null: a site exported without it, which poses the whole image as one person
+    const [run, runDetector] = await Promise.all([
+      openSession(ort, modelFile, "the model", meta.input.name, meta.output.name),
+      det ? openSession(ort, det.model, "the person detector", det.input.name, det.output.name) : null,
+    ]);
+    state.meta = meta;
+    state.pipeline = new Pose.PosePipeline(meta, run);
+    state.detector = det ? new Pose.PersonDetector(det, runDetector) : null;
+    hpe.meta = meta;
+    hpe.threads = threads;
+    hpe.model = modelFile;
+    $("about").textContent = `${modelFile}, ${meta.skeleton.name}, input ${meta.input.width}×${meta.input.height}; ` +
+      (det ? `person detector ${det.name} (${det.model}, ${det.input.size}×${det.input.size})` : "no person detector: " +
+        "the whole image is one person") + `; ONNX Runtime Web ` +
+      `${ort.env.versions ? ort.env.versions.web || meta.ort_version : meta.ort_version}, wasm, ${threads} thread(s)` +
+      (threads === 1 && !window.crossOriginIsolated ? " (threads need cross-origin isolation)" : "");
+    $("webcam").disabled = false;
+    message("Ready: choose an image or start the webcam.", false);
+  }
+
+  let queue = Promise.resolve(); // one run at a time, over both sessions: the wasm runtime runs one graph at once
+
+  /** An ONNX file -> run(Float32Array, dims) -> Promise of {data, dims} of its output; UserErrors name the file. */
+  async function openSession(ort, file, what, inName, outName) {
+    const bytes = await (await fetchOk(file, what)).arrayBuffer();
     let session;
     try {
-      session = await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     } catch (e) {
-      throw new UserError(`The model (${modelFile}) failed to load: ${describe(e)}`);
+      throw new UserError(`${what[0].toUpperCase()}${what.slice(1)} (${file}) failed to load: ${describe(e)}`);
     }
-    const inName = meta.input.name, outName = meta.output.name;
     if (!session.inputNames.includes(inName) || !session.outputNames.includes(outName)) {
-      throw new UserError(`The model's input/output are ${session.inputNames}/${session.outputNames}, ` +
+      throw new UserError(`${file}'s input/output are ${session.inputNames}/${session.outputNames}, ` +
         `meta.json says ${inName}/${outName}: re-export the site.`);
     }
-    let queue = Promise.resolve(); // one run at a time: a session must not run twice at once
-    const run = (data, dims) => {
+    return (data, dims) => {
       const job = queue.then(async () => {
         const out = await session.run({ [inName]: new ort.Tensor("float32", data, dims) });
         const t = out[outName];
@@ -138,16 +164,6 @@
       queue = job.catch(() => {});
       return job;
     };
-    state.meta = meta;
-    state.pipeline = new Pose.PosePipeline(meta, run);
-    hpe.meta = meta;
-    hpe.threads = threads;
-    hpe.model = modelFile;
-    $("about").textContent = `${modelFile}, ${meta.skeleton.name}, input ${meta.input.width}×${meta.input.height}, ONNX Runtime Web ` +
-      `${ort.env.versions ? ort.env.versions.web || meta.ort_version : meta.ort_version}, wasm, ${threads} thread(s)` +
-      (threads === 1 && !window.crossOriginIsolated ? " (threads need cross-origin isolation)" : "");
-    $("webcam").disabled = false;
-    message("Ready: choose an image or start the webcam.", false);
   }
 
   // ------------------------------------------------------------------ hpe serve: on the server or in the browser
@@ -204,7 +220,7 @@
     }
   }
 
-  /** The server's answer for one file, as the pipeline's result (the first person), or a UserError with its reason. */
+  /** The server's answer for one file, as predictPeople's result, or a UserError with its reason. */
   async function predictOnServer(file) {
     const form = new FormData();
     form.append("image", file, file.name || "image");
@@ -218,23 +234,50 @@
     }
     const data = await r.json().catch(() => ({ error: `the server answered ${r.status}` }));
     if (!r.ok) throw new UserError(data.error || `the server answered ${r.status}`);
-    const person = data.people[0];
     const ms = performance.now() - t0;
-    return { keypoints: person.keypoints.map((p) => [p[0], p[1]]), scores: person.keypoints.map((p) => p[2]),
-      people: data.people.length, flip, ms: { total: ms, model: ms }, server: true };
+    const people = data.people.map((p) => ({ box: p.box, box_score: p.box_score ?? null, weak: !!p.weak,
+      keypoints: p.keypoints.map((k) => [k[0], k[1]]), scores: p.keypoints.map((k) => k[2]) }));
+    return { width: data.width, height: data.height, detector: data.detector ?? null, detected: data.detected ?? null,
+      people, flip, ms: { total: ms, model: ms }, server: true };
   }
 
   // ------------------------------------------------------------------ the API the buttons and the tests use
+
+  async function loaded() {
+    await hpe.ready;
+    if (!state.pipeline) throw new UserError("The model is not loaded in this browser: choose \"in the browser\" first.");
+  }
+
+  /**
+   * Predictor's result for `boxes` in `img` (null: the whole image is one person). `scores`: the detector's for
+   * detected boxes (null: boxes given, e.g. tracked); `dedupe` drops duplicate people (on for detected ones).
+   */
+  async function posePeople(img, boxes, { scores = null, detected = null, flip = true, dedupe = scores !== null,
+    detectMs = 0 } = {}) {
+    const r = await Pose.posePeople(state.pipeline, img, boxes === null ? [[0, 0, img.width, img.height]] : boxes,
+      scores, { flip, dedupe: dedupe ? state.meta.pose_nms : null });
+    return { width: img.width, height: img.height, detector: scores !== null ? state.meta.detector.name : null,
+      detected, people: r.people, keep: r.keep, flip, ms: { ...r.ms, detect: detectMs, total: r.ms.total + detectMs } };
+  }
 
   const hpe = (window.hpe = {
     ready: null, last: null, lastFrame: null, meta: null, threads: null, stats: null,
     /** Keypoints of one person in an ImageData-like {data, width, height}; box [x, y, w, h] or the whole image. */
     async predict(img, { box = null, flip = true } = {}) {
-      await hpe.ready;
-      if (!state.pipeline) throw new UserError("The model is not loaded in this browser: choose \"in the browser\" first.");
-      const r = await state.pipeline.predict(img, { box, flip });
-      hpe.last = r;
-      return r;
+      await loaded();
+      return state.pipeline.predict(img, { box, flip });
+    },
+    /** The detector's people in an ImageData-like: {boxes, scores, found, ms}; null when the site has no detector. */
+    async detectPeople(img) {
+      await loaded();
+      return state.detector ? state.detector.detectPeople(img) : null;
+    },
+    /** Every person in an ImageData-like, as Predictor(image) finds them: detector -> a pose each -> duplicates out. */
+    async predictPeople(img, { flip = true } = {}) {
+      await loaded();
+      if (!state.detector) return posePeople(img, null, { flip });
+      const d = await state.detector.detectPeople(img);
+      return posePeople(img, d.boxes, { scores: d.scores, detected: d.found, flip, detectMs: d.ms.total });
     },
     readImage,
   });
@@ -293,6 +336,8 @@
 
   // ------------------------------------------------------------------ drawing
 
+  const BOX_COLOUR = "#ffd700"; // person boxes, apart from the limbs' colours (as viz.draw_boxes draws them)
+
   function jointColours(meta) {
     const sk = meta.skeleton;
     if (Array.isArray(sk.joint_colors)) return sk.joint_colors;
@@ -301,6 +346,41 @@
       out[a] = sk.colors[i]; out[b] = sk.colors[i];
     });
     return out;
+  }
+
+  function drawPerson(ctx, person, meta, thr, lw, colours) {
+    const k = person.keypoints, ok = person.scores.map((s) => s >= thr);
+    ctx.lineCap = "round";
+    meta.skeleton.limbs.forEach(([a, b], i) => {
+      if (!ok[a] || !ok[b]) return;
+      ctx.strokeStyle = meta.skeleton.colors[i]; ctx.lineWidth = lw;
+      ctx.beginPath(); ctx.moveTo(k[a][0], k[a][1]); ctx.lineTo(k[b][0], k[b][1]); ctx.stroke();
+    });
+    k.forEach((p, j) => {
+      if (!ok[j]) return;
+      ctx.fillStyle = colours[j]; ctx.strokeStyle = "#fff"; ctx.lineWidth = Math.max(1, lw / 2);
+      ctx.beginPath(); ctx.arc(p[0], p[1], lw * 1.6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+    });
+  }
+
+  /** The box that was cropped, and the detector's score above it (none for a tracked box); the picked one thicker. */
+  function drawBox(ctx, person, lw, label, picked) {
+    const [x, y, w, h] = person.box, t = Math.max(1, Math.round(lw / 2)) * (picked ? 2 : 1);
+    ctx.strokeStyle = "#000"; ctx.lineWidth = t + 2; ctx.strokeRect(x, y, w, h);
+    ctx.strokeStyle = BOX_COLOUR; ctx.lineWidth = t; ctx.strokeRect(x, y, w, h);
+    if (!label) return;
+    const size = Math.max(11, lw * 5);
+    ctx.font = `600 ${size}px system-ui, sans-serif`;
+    ctx.textBaseline = "bottom";
+    const tx = Math.min(Math.max(0, x), Math.max(0, ctx.canvas.width - ctx.measureText(label).width));
+    const ty = Math.max(size, y - 2);
+    ctx.lineWidth = 3; ctx.strokeStyle = "#000"; ctx.strokeText(label, tx, ty);
+    ctx.fillStyle = BOX_COLOUR; ctx.fillText(label, tx, ty);
+  }
+
+  function boxLabel(person, i, many) {
+    const score = person.box_score === null || person.box_score === undefined ? "" : person.box_score.toFixed(2);
+    return many ? `${i + 1}${score ? ": " + score : ""}` : score;
   }
 
   function draw() {
@@ -312,20 +392,13 @@
     else ctx.putImageData(img, 0, 0);
     const r = state.result, meta = state.meta;
     if (r && meta) {
-      const thr = parseFloat($("thr").value), k = r.keypoints;
-      const ok = r.scores.map((s) => s >= thr);
+      const thr = parseFloat($("thr").value), colours = jointColours(meta);
       const lw = Math.max(2, Math.round(Math.min(c.width, c.height) / 150));
-      ctx.lineCap = "round";
-      meta.skeleton.limbs.forEach(([a, b], i) => {
-        if (!ok[a] || !ok[b]) return;
-        ctx.strokeStyle = meta.skeleton.colors[i]; ctx.lineWidth = lw;
-        ctx.beginPath(); ctx.moveTo(k[a][0], k[a][1]); ctx.lineTo(k[b][0], k[b][1]); ctx.stroke();
-      });
-      const colours = jointColours(meta);
-      k.forEach((p, j) => {
-        if (!ok[j]) return;
-        ctx.fillStyle = colours[j]; ctx.strokeStyle = "#fff"; ctx.lineWidth = Math.max(1, lw / 2);
-        ctx.beginPath(); ctx.arc(p[0], p[1], lw * 1.6, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      const boxes = r.detector !== null || state.detector !== null; // no detector: the whole image, not worth a box
+      const many = r.people.length > 1;
+      r.people.forEach((person, i) => {
+        drawPerson(ctx, person, meta, thr, lw, colours);
+        if (boxes) drawBox(ctx, person, lw, boxLabel(person, i, many), many && i === state.pick);
       });
     }
     // the table is rebuilt at most 4 times a second while the webcam runs: 16 rows of DOM a frame cost frames/s
@@ -336,15 +409,30 @@
     }
   }
 
+  /** The person picker above the table: one entry per person (the most confident first), hidden for one or none. */
+  function picker() {
+    const sel = $("person"), people = state.result ? state.result.people : [];
+    if (state.pick >= people.length) state.pick = 0;
+    $("personLabel").hidden = people.length < 2;
+    const names = people.map((p, i) => `person ${i + 1}` + (p.box_score === null || p.box_score === undefined ? "" :
+      ` (detector ${p.box_score.toFixed(2)})`) + (p.weak ? ", weak" : ""));
+    if (sel.options.length !== names.length || names.some((n, i) => sel.options[i].text !== n)) {
+      sel.replaceChildren(...names.map((n, i) => new Option(n, String(i))));
+    }
+    sel.value = String(state.pick);
+  }
+
   function table() {
     const body = $("joints").tBodies[0];
     const r = state.result, meta = state.meta;
-    if (!r || !meta) { body.innerHTML = ""; return; }
+    picker();
+    const person = r && r.people[state.pick];
+    if (!person || !meta) { body.innerHTML = ""; return; }
     const thr = parseFloat($("thr").value), colours = jointColours(meta);
     const rows = meta.skeleton.joints.map((name, j) => {
       const tr = document.createElement("tr");
-      if (!(r.scores[j] >= thr)) tr.className = "hidden";
-      const cells = [name, r.keypoints[j][0].toFixed(1), r.keypoints[j][1].toFixed(1), r.scores[j].toFixed(2)];
+      if (!(person.scores[j] >= thr)) tr.className = "hidden";
+      const cells = [name, person.keypoints[j][0].toFixed(1), person.keypoints[j][1].toFixed(1), person.scores[j].toFixed(2)];
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         if (i === 0) {
@@ -363,6 +451,20 @@
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
   // ------------------------------------------------------------------ still images
+
+  /** What was found: "N person(s)" or "No person found", with the cap when more were found than are posed. */
+  function peopleSummary(r) {
+    const n = r.people.length, det = state.meta.detector;
+    if (n === 0) {
+      return r.detector ? `No person found (detector ${r.detector}${det ? `, score ≥ ${det.score_threshold}` : ""})`
+        : "No person found";
+    }
+    if (r.detected === null || r.detected === undefined || r.detected <= n) return `${n} person(s)`;
+    const cap = det ? det.max_people : n, kept = Math.min(cap, r.detected), dropped = kept - n;
+    const dup = dropped > 0 ? `${dropped} duplicate(s) dropped` : "";
+    return r.detected > cap ? `${n} person(s) (the ${kept} most confident of ${r.detected} found${dup ? ", " + dup : ""})`
+      : `${n} person(s) (${r.detected} found, ${dup})`;
+  }
 
   async function openFile(file) {
     if (!file) return;
@@ -384,18 +486,24 @@
       state.image = img;
       state.result = null;
       draw();
-      message("Predicting…", false);
+      message(state.detector && state.mode !== "server" ? "Finding people…" : "Predicting…", false);
       await new Promise((r) => setTimeout(r, 0)); // let the message and the image paint first
       const onServer = state.mode === "server";
-      const r = onServer ? await predictOnServer(file) : await hpe.predict(img, { flip: state.flipStill });
+      const r = onServer ? await predictOnServer(file) : await hpe.predictPeople(img, { flip: state.flipStill });
       if (stale()) return;
       state.result = r;
+      state.pick = 0;
+      hpe.last = r;
       draw();
-      const seen = r.scores.filter((s) => s >= parseFloat($("thr").value)).length;
-      message(`${r.people || 1} person(s), ${state.meta.skeleton.name}, ${img.width}×${img.height}: ${seen} of ` +
-        `${r.scores.length} joints above the threshold` +
+      const thr = parseFloat($("thr").value), first = r.people[0];
+      const seen = first ? first.scores.filter((s) => s >= thr).length : 0;
+      message(`${peopleSummary(r)}, ${state.meta.skeleton.name}, ${img.width}×${img.height}` +
+        (first ? `: ${seen} of ${first.scores.length} joints of person 1 above the threshold` : "") +
         (onServer ? ", predicted on the server." : `${r.flip ? ", flip test on" : ""}, predicted in this browser.`), false);
-      $("fps").textContent = `${fmt(r.ms.total)} ms: model ${fmt(r.ms.model)} ms (${Math.round(100 * r.ms.model / r.ms.total)} %)`;
+      const detect = r.ms.detect ? `detector ${fmt(r.ms.detect)} ms, ` : "";
+      $("fps").textContent = `${fmt(r.ms.total)} ms: ${detect}model ${fmt(r.ms.model)} ms` +
+        (r.people.length > 1 ? ` for ${r.people.length} people` : "") +
+        ` (${Math.round(100 * (r.ms.model + (r.ms.detect || 0)) / r.ms.total)} %)`;
     } catch (e) {
       if (stale()) return;
       state.image = null;
@@ -457,8 +565,10 @@
     }
     const grab = document.createElement("canvas");
     state.opened += 1; // a still image still being predicted is not drawn over the webcam
-    const live = { stream, video, grab, ctx: grab.getContext("2d", { willReadFrequently: true }), box: null,
-      quality: 0, frames: 0, fps: 0, last: 0 }; // quality: running mean score of the tracked poses
+    // tracks: the people followed, {box, quality} (quality: running mean score of its poses); sinceDetect: frames
+    // since the detector last ran (Infinity: run it on the first frame)
+    const live = { stream, video, grab, ctx: grab.getContext("2d", { willReadFrequently: true }), tracks: [],
+      sinceDetect: Infinity, frames: 0, fps: 0, last: 0 };
     state.live = live;
     for (const t of stream.getVideoTracks()) {
       t.addEventListener("ended", () => {
@@ -467,12 +577,15 @@
         message("The camera stopped (unplugged or taken by another application).", true);
       });
     }
-    hpe.stats = { frames: 0, fps: 0, frameMs: 0, modelMs: 0, lost: 0 }; // lost: frames the tracked box lost the person
+    // detections: frames the detector ran on; lost: frames on which tracking from the previous poses lost everyone
+    hpe.stats = { frames: 0, fps: 0, frameMs: 0, modelMs: 0, detectMs: 0, detections: 0, lost: 0, people: 0 };
     $("flip").checked = state.flipLive;
     button.textContent = "Stop webcam";
     button.setAttribute("aria-pressed", "true");
     button.disabled = false;
-    message("Webcam: the skeleton follows the person; the box of each frame comes from the previous pose.", false);
+    message(state.detector ? `Webcam: the detector finds the people every ${state.detector.meta.redetect_every} ` +
+      "frames (and whenever everyone is lost); in between, each box comes from the person's previous pose." :
+      "Webcam: the skeleton follows the person; the box of each frame comes from the previous pose.", false);
     liveLoop(live);
   }
 
@@ -490,7 +603,52 @@
   // yield to the browser (it paints the canvas and handles input) without waiting for the next display refresh,
   // which would add up to 16 ms to every frame
   const nextFrame = () => new Promise((r) => setTimeout(r, 0));
-  const meanScore = (r) => r.scores.reduce((a, b) => a + Math.max(0, b), 0) / r.scores.length;
+  const meanScore = (p) => p.scores.reduce((a, b) => a + Math.max(0, b), 0) / p.scores.length;
+
+  /** The detector on this frame, everyone found posed: the frame's result (tracks start from it). */
+  async function detectFrame(live, img) {
+    const d = await state.detector.detectPeople(img);
+    live.sinceDetect = 0;
+    const s = hpe.stats, a = s.detections < 5 ? 0.5 : 0.2;
+    s.detections += 1;
+    s.detectMs = s.detectMs ? (1 - a) * s.detectMs + a * d.ms.total : d.ms.total;
+    return posePeople(img, d.boxes, { scores: d.scores, detected: d.found, flip: state.flipLive, detectMs: d.ms.total });
+  }
+
+  /**
+   * One webcam frame -> its result and the next frame's tracks. The detector runs on the first frame, every
+   * redetect_every frames and when tracking lost everyone; otherwise each person is posed in the box around their
+   * previous pose (grown as training boxes were, enlarged 15 %). A track ends when too few joints are found or
+   * the confidence drops suddenly (the box slid off the person onto a part of them); duplicates (two tracks on
+   * one person) are dropped as for detected people. Without a detector: one person, the whole frame when lost.
+   */
+  async function liveFrame(live, img) {
+    const det = state.detector, flip = state.flipLive;
+    let r;
+    live.sinceDetect += 1;
+    if (det && (!live.tracks.length || live.sinceDetect >= det.meta.redetect_every)) r = await detectFrame(live, img);
+    else {
+      const boxes = live.tracks.length ? live.tracks.map((t) => t.box) : null; // null: the whole frame
+      r = await posePeople(img, boxes, { flip, dedupe: boxes !== null && boxes.length > 1 });
+    }
+    const thr = parseFloat($("thr").value);
+    const follow = (people, previous) => people.map((p, i) => {
+      const box = Pose.boxFromPose(p.keypoints, p.scores, thr, img.width, img.height);
+      const q = meanScore(p), before = previous[i] ? previous[i].quality : 0;
+      if (!box || (before && q < 0.8 * before)) return null;
+      return { box, quality: before ? 0.7 * before + 0.3 * q : q };
+    }).filter((t) => t !== null);
+    const previous = r.detector === null ? r.keep.map((i) => live.tracks[i] || null) : []; // the track each came from
+    let tracks = follow(r.people, previous);
+    if (!tracks.length && r.detector === null && live.tracks.length) { // tracking lost everyone: look again now
+      hpe.stats.lost += 1;
+      const poseMs = r.ms.model;
+      r = det ? await detectFrame(live, img) : await posePeople(img, null, { flip }); // no detector: the whole frame
+      r.ms.model += poseMs;
+      tracks = follow(r.people, []);
+    }
+    return { r, tracks };
+  }
 
   async function liveLoop(live) {
     try {
@@ -499,33 +657,17 @@
         if (v.readyState < 2 || !v.videoWidth) { await nextFrame(); continue; }
         const t0 = performance.now();
         const w = v.videoWidth, h = v.videoHeight;
-        if (live.grab.width !== w || live.grab.height !== h) { // a new camera size: start from the whole frame
-          live.grab.width = w; live.grab.height = h; live.box = null; live.quality = 0;
+        if (live.grab.width !== w || live.grab.height !== h) { // a new camera size: start again
+          live.grab.width = w; live.grab.height = h; live.tracks = []; live.sinceDetect = Infinity;
         }
         live.ctx.drawImage(v, 0, 0, w, h);
         const img = live.ctx.getImageData(0, 0, w, h);
-        const thr = parseFloat($("thr").value);
-        let r = await hpe.predict(img, { box: live.box, flip: state.flipLive });
-        // the next frame's box: around this frame's confident joints, grown as training boxes were and enlarged 15 %
-        let next = Pose.boxFromPose(r.keypoints, r.scores, thr, w, h), modelMs = r.ms.model;
-        let quality = meanScore(r);
-        // lost inside the tracked box (too few joints, or a sudden drop in confidence: the box slid off the
-        // person onto a part of them): look at this frame whole again and keep the more confident pose
-        if (live.box && (!next || quality < 0.8 * live.quality) && state.live === live) {
-          hpe.stats.lost += 1;
-          const again = await hpe.predict(img, { box: null, flip: state.flipLive });
-          modelMs += again.ms.model;
-          if (meanScore(again) > quality) {
-            r = again;
-            quality = meanScore(again);
-            next = Pose.boxFromPose(r.keypoints, r.scores, thr, w, h);
-          }
-        }
+        const { r, tracks } = await liveFrame(live, img);
         if (state.live !== live) break;
-        live.box = next;
-        live.quality = next ? (live.quality ? 0.7 * live.quality + 0.3 * quality : quality) : 0;
+        live.tracks = tracks;
         state.image = img;
         state.result = r;
+        hpe.last = r;
         hpe.lastFrame = img; // the pixels hpe.last was predicted on (the webcam test compares them with Python)
         draw();
         const t1 = performance.now();
@@ -535,11 +677,13 @@
         const a = live.frames < 5 ? 0.5 : 0.1; // moving averages that settle fast
         live.fps = live.fps ? (1 - a) * live.fps + a * (1000 / interval) : 1000 / interval;
         const s = hpe.stats;
-        s.frames = live.frames; s.fps = live.fps;
+        s.frames = live.frames; s.fps = live.fps; s.people = r.people.length;
         s.frameMs = s.frameMs ? (1 - a) * s.frameMs + a * interval : interval;
-        s.modelMs = s.modelMs ? (1 - a) * s.modelMs + a * modelMs : modelMs;
-        $("fps").textContent = `${live.fps.toFixed(1)} frames/s: model ${fmt(s.modelMs)} ms of ${fmt(s.frameMs)} ms per frame ` +
-          `(${Math.round(100 * s.modelMs / s.frameMs)} %)${live.box ? "" : ", searching the whole frame"}`;
+        s.modelMs = s.modelMs ? (1 - a) * s.modelMs + a * r.ms.model : r.ms.model;
+        const detector = state.detector ? `, detector ${fmt(s.detectMs)} ms on ${s.detections} of ${s.frames} frames` : "";
+        $("fps").textContent = `${live.fps.toFixed(1)} frames/s: model ${fmt(s.modelMs)} ms of ${fmt(s.frameMs)} ms per ` +
+          `frame (${Math.round(100 * s.modelMs / s.frameMs)} %)${detector}; ${r.people.length} person(s)` +
+          (state.detector || live.tracks.length ? "" : ", searching the whole frame");
         await nextFrame();
       }
     } catch (e) {
@@ -566,6 +710,7 @@
     else state.flipStill = $("flip").checked;
   });
   $("webcam").addEventListener("click", () => { if (state.live) stopWebcam(); else startWebcam(); });
+  $("person").addEventListener("change", () => { state.pick = Number($("person").value) || 0; draw(); });
   // a last net: whatever slipped through is shown on the page instead of thrown at the console
   window.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();

@@ -6,6 +6,9 @@
  *   box -> centre/scale (transforms.box_to_center_scale) -> affine crop with cv2.warpAffine's INTER_LINEAR
  *   sampling and a black border (transforms.crop) -> normalize in the weights' colour order -> model ->
  *   flip test (flip.flip_back_numpy) -> HeatmapCodec.decode ("dark" or "quarter") -> heatmap_to_image.
+ * The person boxes come from the shipped detector (centernet.py), mirrored the same way: the letterbox is the
+ * same cv2.warpAffine reproduction as the crop, and decodeDetections is centernet.decode_detections in double
+ * precision (numpy's float64), down to its stable sort; poseNms is Predictor's duplicate removal (tracking.pose_nms).
  * Loaded as a classic script (window.HpePose) or required by Node (module.exports) for unit checks.
  */
 (function (root, factory) {
@@ -95,9 +98,15 @@
     return out;
   }
 
-  function roundHalfEven(v) {
+  /** np.rint: round half to even (Math.round rounds halves up). */
+  function rint(v) {
     let r = Math.round(v);
-    if (r - v === 0.5 && r % 2 !== 0) r -= 1; // Math.round rounds halves up
+    if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+    return r;
+  }
+
+  function roundHalfEven(v) {
+    const r = rint(v);
     return r < 0 ? 0 : r > 255 ? 255 : r;
   }
 
@@ -242,6 +251,151 @@
     return coords.map(([x, y]) => [f32(x * m[0] + y * m[1] + m[2]), f32(x * m[3] + y * m[4] + m[5])]);
   }
 
+  // ------------------------------------------------------------------ the person detector (centernet.py)
+
+  /** centernet.letterbox_matrix: fits width x height into the top-left of a size x size square, aspect kept. */
+  function letterboxMatrix(width, height, size) {
+    const s = size / Math.max(width, height), o = 0.5 * (s - 1); // pixel centres map as cv2.resize maps them
+    return [s, 0, o, 0, s, o];
+  }
+
+  /** centernet.letterbox: RGBA pixels -> {rgb: the warped uint8 RGB (size * size * 3), input: it as float32, matrix}. */
+  function letterbox(img, size) {
+    const matrix = letterboxMatrix(img.width, img.height, size);
+    const rgb = warpAffine(img, matrix, size, size); // the same bilinear warp and black border as cv2's
+    return { rgb, input: new Float32Array(rgb), matrix };
+  }
+
+  /** centernet.box_iou of two [x, y, w, h] boxes, operation for operation in double precision. */
+  function boxIou(a, b) {
+    const x1 = Math.max(a[0], b[0]), y1 = Math.max(a[1], b[1]);
+    const x2 = Math.min(a[0] + a[2], b[0] + b[2]), y2 = Math.min(a[1] + a[3], b[1] + b[3]);
+    const inter = Math.max(x2 - x1, 0) * Math.max(y2 - y1, 0);
+    const union = a[2] * a[3] + b[2] * b[3] - inter;
+    return inter / Math.max(union, 1e-12);
+  }
+
+  /** Indices sorting `values` descending, ties in input order (np.argsort(-v, kind="stable")). */
+  function stableOrderDescending(values) {
+    return values.map((_, i) => i).sort((i, j) => values[j] - values[i] || i - j);
+  }
+
+  /** centernet.nms: indices kept by greedy suppression at IoU `iou`, most confident first (ties: first listed). */
+  function nms(boxes, scores, iou) {
+    const keep = [];
+    for (const i of stableOrderDescending(scores)) {
+      if (keep.every((j) => boxIou(boxes[i], boxes[j]) <= iou)) keep.push(i);
+    }
+    return keep;
+  }
+
+  /**
+   * centernet.decode_detections: the graph's (100, 6) [x1, y1, x2, y2, score, class] in input pixels -> people in
+   * frame pixels: {boxes [[x, y, w, h]], scores}, clipped to the frame, boxes under 1 px dropped, duplicates
+   * removed, most confident first; float32 values like Python's answer.
+   */
+  function decodeDetections(raw, matrix, width, height, { threshold, iou, personClass }) {
+    const s = matrix[0], o = matrix[2];
+    const clip = (v, hi) => Math.min(Math.max(v, 0), hi);
+    const boxes = [], scores = [];
+    for (let i = 0; i + 6 <= raw.length; i += 6) {
+      const score = raw[i + 4];
+      if (rint(raw[i + 5]) !== personClass || !(score >= threshold)) continue;
+      const x1 = clip((raw[i] - o) / s, width), y1 = clip((raw[i + 1] - o) / s, height);
+      const x2 = clip((raw[i + 2] - o) / s, width), y2 = clip((raw[i + 3] - o) / s, height);
+      const box = [x1, y1, x2 - x1, y2 - y1];
+      if (!(box[2] >= 1 && box[3] >= 1)) continue; // a peak whose box lies in the padding, off the frame
+      boxes.push(box);
+      scores.push(score);
+    }
+    const keep = nms(boxes, scores, iou);
+    return { boxes: keep.map((i) => boxes[i].map(f32)), scores: keep.map((i) => f32(scores[i])) };
+  }
+
+  /**
+   * The shipped detector on one image. `meta` is meta.json's `detector`; `runModel(Float32Array, dims)` returns a
+   * Promise of {data, dims: [1, 100, 6]}.
+   */
+  class PersonDetector {
+    constructor(meta, runModel) {
+      this.meta = meta;
+      this.runModel = runModel;
+      this.size = meta.input.size;
+    }
+
+    /**
+     * RGBA pixels -> {boxes, scores} of at most max_people, the most confident (Predictor.detect), `found`: how many
+     * the detector found before that cap, and ms: letterbox, model, decode, total.
+     */
+    async detectPeople(img) {
+      if (!img || !img.data || !(img.width > 0) || !(img.height > 0)) throw new Error("detectPeople needs {data, width, height} RGBA pixels");
+      const t0 = now();
+      const { input, matrix } = letterbox(img, this.size);
+      const t1 = now();
+      const out = await this.runModel(input, [1, this.size, this.size, 3]);
+      const t2 = now();
+      if (out.dims.length !== 3 || out.dims[2] !== 6) throw new Error(`the detector returned shape ${out.dims}, expected (1, N, 6)`);
+      const m = this.meta;
+      const found = decodeDetections(out.data, matrix, img.width, img.height,
+        { threshold: m.score_threshold, iou: m.nms_iou, personClass: m.person_class });
+      const n = found.boxes.length, cap = m.max_people || n; // already most confident first: the cap keeps a prefix
+      const t3 = now();
+      return { boxes: found.boxes.slice(0, cap), scores: found.scores.slice(0, cap), found: n, matrix,
+        ms: { preprocess: t1 - t0, model: t2 - t1, postprocess: t3 - t2, total: t3 - t0 } };
+    }
+  }
+
+  // ------------------------------------------------------------------ duplicate people (tracking.pose_nms)
+
+  /** tracking.box_from_joints(enlarge=0)'s area: the tight box of the joints at or above `thr` (0: fewer than 2). */
+  function tightArea(kps, scores, thr) {
+    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, n = 0;
+    kps.forEach(([x, y], j) => {
+      if (!(scores[j] >= thr) || !Number.isFinite(x) || !Number.isFinite(y)) return;
+      n += 1; x1 = Math.min(x1, x); y1 = Math.min(y1, y); x2 = Math.max(x2, x); y2 = Math.max(y2, y);
+    });
+    if (n < 2) return 0;
+    const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, w = x2 - x1, h = y2 - y1;
+    return (cx + w / 2 - (cx - w / 2)) * (cy + h / 2 - (cy - h / 2));
+  }
+
+  /** tracking.oks_matrix(poses, poses) entry (a, b): COCO's OKS with the area of pose b's tight box. */
+  function oks(a, b, areaB, sigmas, thr) {
+    if (!(areaB > 0)) return 0;
+    let total = 0, count = 0;
+    for (let j = 0; j < sigmas.length; j++) {
+      if (!(a.scores[j] >= thr && b.scores[j] >= thr)) continue;
+      const dx = a.keypoints[j][0] - b.keypoints[j][0], dy = a.keypoints[j][1] - b.keypoints[j][1];
+      const k = 2 * sigmas[j];
+      total += Math.exp(-((dx * dx + dy * dy) / (2 * (k * k) * (areaB + 2.220446049250313e-16))));
+      count += 1;
+    }
+    return count ? total / count : 0;
+  }
+
+  /**
+   * tracking.pose_nms: indices of the people to keep, in input order: of two whose poses have OKS above `oks`,
+   * only the more confident (mean score of its joints at or above `joint_threshold`). `params`: meta.json's pose_nms.
+   */
+  function poseNms(people, params) {
+    const n = people.length;
+    if (n < 2 || !params) return people.map((_, i) => i);
+    const { oks: limit, joint_threshold: thr, sigmas } = params;
+    const areas = people.map((p) => tightArea(p.keypoints, p.scores, thr));
+    const sim = people.map((a) => people.map((b, j) => oks(a, b, areas[j], sigmas, thr)));
+    const confidence = people.map((p) => {
+      const s = p.scores.filter((v) => v >= thr);
+      return s.length ? s.reduce((x, y) => x + y, 0) / s.length : 0;
+    });
+    // np.argsort(confidence, kind="stable")[::-1]: descending, ties the later person first
+    const order = confidence.map((_, i) => i).sort((i, j) => confidence[j] - confidence[i] || j - i);
+    const kept = [];
+    for (const i of order) {
+      if (kept.every((k) => Math.max(sim[i][k], sim[k][i]) <= limit)) kept.push(i);
+    }
+    return kept.sort((i, j) => i - j);
+  }
+
   // ------------------------------------------------------------------ tracking (webcam mode)
 
   /**
@@ -326,8 +480,34 @@
     }
   }
 
+  /** Person.weak: fewer than `minJoints` joints at the drawing threshold (numpy compares float32 scores in float32). */
+  function isWeak(scores, threshold, minJoints) {
+    const t = f32(threshold);
+    return scores.filter((v) => v >= t).length < minJoints;
+  }
+
+  /**
+   * Predictor.__call__ for boxes given or detected: every box is posed (one model call each, as the webcam did),
+   * then, with `dedupe` (meta.json's pose_nms: detected people only, as in Python), duplicates are dropped.
+   * -> {people: [{box, box_score, weak, keypoints, scores}] (hpe predict --json's records), keep: the index of
+   * each one's box in `boxes`, ms summed over people}.
+   */
+  async function posePeople(pipeline, img, boxes, boxScores, { flip = true, dedupe = null } = {}) {
+    const ms = { preprocess: 0, model: 0, postprocess: 0, total: 0 };
+    const people = [];
+    for (let i = 0; i < boxes.length; i++) {
+      const r = await pipeline.predict(img, { box: boxes[i], flip });
+      for (const key of Object.keys(ms)) ms[key] += r.ms[key];
+      people.push({ box: r.box, box_score: boxScores ? boxScores[i] : null, keypoints: r.keypoints, scores: r.scores });
+    }
+    const keep = dedupe ? poseNms(people, dedupe) : people.map((_, i) => i);
+    const { score_threshold: thr = 0.3, min_joints: minJoints = 2 } = pipeline.meta;
+    return { people: keep.map((i) => ({ ...people[i], weak: isWeak(people[i].scores, thr, minJoints) })), keep, ms };
+  }
+
   return {
     boxToCenterScale, affineTransform, invertAffine, warpAffine, normalizeInto, flipBack, decode, darkStep,
-    quarterStep, heatmapToImage, boxFromPose, pairwiseSum32, PosePipeline,
+    quarterStep, heatmapToImage, boxFromPose, pairwiseSum32, PosePipeline, letterboxMatrix, letterbox, boxIou, nms,
+    decodeDetections, PersonDetector, poseNms, posePeople, isWeak,
   };
 });
