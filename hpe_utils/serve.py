@@ -28,7 +28,7 @@ import numpy as np
 from .errors import ImageError, ImageTooLargeError, InputError, NotAnImageError
 from .images import DEFAULT_MAX_PIXELS, encode_png, read_image
 from .predictor import Predictor
-from .viz import SCORE_THRESHOLD, draw_people
+from .viz import SCORE_THRESHOLD, draw_boxes, draw_people
 from .web import DETECTOR_FILE, ISOLATION_HEADERS, ORT_FILES, PAGE_FILES, BrowserSite, skeleton_record
 
 log = logging.getLogger("hpe_utils.serve")
@@ -132,6 +132,7 @@ def run_prediction(predictor: Any, data: bytes, boxes: Sequence[Sequence[float]]
     result.image = name
     if fmt == "png":
         drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, threshold)
+        drawn = draw_boxes(drawn, [p.box for p in result.people], [p.box_score for p in result.people], copy=False)
         return "image/png", encode_png(drawn)
     return "application/json", json.dumps(result.to_json()).encode()
 
@@ -185,8 +186,11 @@ PAGE_MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; char
 
 
 def create_app(weights: str = "default", *, backend: str | None = None, device: str = "cpu", limits: Limits = Limits(),
-               concurrency: int = 2, predictor: Any = None, web_site: Any = "auto") -> Any:
+               concurrency: int = 2, predictor: Any = None, web_site: Any = "auto", detector: Any = "default") -> Any:
     """The REST API and the web page. The model is loaded once here; inference runs in worker threads.
+
+    A request without boxes has its people found by ``detector`` (the shipped CenterNet; None: the whole image is
+    one person), loaded and verified here, so a missing or altered detector file stops the server at start.
 
     The page (the same files as ``hpe export --format web``) can run the model on this server or in the
     browser; for the latter the app serves a site made for its weights: ``web_site`` is such a folder, "auto"
@@ -201,7 +205,8 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
     # a server sees many images: with backend auto it answers on eager PyTorch at once and measures the engines
     # in a background thread (cached afterwards), switching to the fastest when that is done
     pred = predictor or Predictor(weights, backend=backend, device=device, progress=False, expected_images=math.inf,
-                                  background=True, log=log.info)
+                                  background=True, log=log.info, detector=detector)
+    getattr(pred, "detector", None)  # load it now, not on the first request
     limiter = anyio.CapacityLimiter(concurrency)
     app = FastAPI(title="hpe-workbook pose API", version="0.1.0",
                   description="Simple Baselines 2D human pose estimation. POST an image to /predict.")
@@ -263,6 +268,7 @@ def create_app(weights: str = "default", *, backend: str | None = None, device: 
         """Liveness plus what is being served."""
         return {"status": "ok", "skeleton": pred.skeleton.name, "input_size": list(pred.input_size),
                 "backend": pred.backend.name, "flip_test": pred.flip, "refine": pred.codec.refine,
+                "detector": getattr(getattr(pred, "detector", None), "name", None),
                 # auto's background measurement still running: the backend above may change
                 "measuring_engines": not getattr(pred, "wait_for_backend", lambda _t: True)(0),
                 "limits": {"max_upload_bytes": limits.max_upload, "max_pixels": limits.max_pixels},
@@ -368,12 +374,16 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Method
 
 @lru_cache(maxsize=1)
 def _lambda_predictor() -> Any:
-    """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default').
+    """One predictor per warm Lambda container (weights from $HPE_WEIGHTS, default 'default'; the person
+    detector from $HPE_DETECTOR, default the shipped one, 'none' for the whole image).
 
     Backend: $HPE_BACKEND or auto, which on a cold start loads a choice cached in the image (or runs eager
     PyTorch): measuring there would add a minute to the first request.
     """
-    return Predictor(os.environ.get("HPE_WEIGHTS", "default"), progress=False)
+    spec = os.environ.get("HPE_DETECTOR", "default")
+    pred = Predictor(os.environ.get("HPE_WEIGHTS", "default"), progress=False, detector=None if spec == "none" else spec)
+    pred.detector  # loaded with the container, not inside the first request's time
+    return pred
 
 
 def _lambda_response(status: int, body: bytes | str, media: str = "application/json") -> dict[str, Any]:
