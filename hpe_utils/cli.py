@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from .codec import REFINEMENTS
 from .datasets import DATASETS, dataset_samples
-from .detect import DETECTORS, load_detector
+from .centernet import MAX_PEOPLE
+from .detect import DEFAULT_DETECTOR, DETECTOR_SPECS, DETECTORS, load_detector
 from .engines import BACKEND_CHOICES, ENGINES
 from .errors import DatasetError, InputError, WeightsError
 from .evaluate import coco_results, predict_dataset, score_pck, score_pckh
@@ -35,7 +36,7 @@ from .tracking import FLOWS, PoseTracker
 from .train import TrainConfig, train
 from .transforms import check_scales
 from .video import open_frames
-from .viz import SCORE_THRESHOLD, draw_people, plot_per_joint
+from .viz import SCORE_THRESHOLD, draw_boxes, draw_people, plot_per_joint
 from .web import ORT_WEB_VERSION, WebExportError, export_web
 from .weights import average_checkpoints, describe_weights_table, download_weights, load_weights, set_box_padding
 
@@ -72,7 +73,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         predictor = Predictor(args.weights, device=args.device, flip=not args.no_flip, input_size=args.input_size,
                               color_order=args.color_order, box_padding=args.box_padding, backend=args.backend,
                               progress=not args.quiet, log=_err if args.verbose else None, remeasure=args.remeasure,
-                              scales=args.scales, expected_images=len(args.images))
+                              scales=args.scales, expected_images=len(args.images),
+                              detector=None if args.detector == "none" else args.detector, max_people=args.max_people)
+        if any(path not in boxes_by_image for path in args.images):
+            predictor.detector  # load (and verify) it now: a missing or altered file stops before any image
     except (WeightsError, InputError, FileNotFoundError) as e:
         _err(str(e))
         return 2
@@ -97,6 +101,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             continue
         result.image = path
         records.append(result.to_json())
+        if result.detector is not None and not result.people:
+            _err(f"{path}: the {result.detector} detector found nobody (people: []); pass boxes with --boxes, or "
+                 "--detector none to pose the whole image as one person")
+        elif result.detected is not None and result.detected > args.max_people:
+            _err(f"{path}: {result.detected} people found; posed the {args.max_people} most confident "
+                 "(raise --max-people for more)")
         if args.verbose:
             t = {"decode image": t_read, **{k: v for k, v in predictor.last_timings.items() if k != "read"}}
             t["total"] = sum(v for k, v in t.items() if k != "total")
@@ -104,6 +114,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                  f" (engine {predictor.backend.name}; the model is {t['model'] / t['total']:.0%} of the total)")
         if out_dir:
             drawn = draw_people(rgb, [(p.keypoints, p.scores) for p in result.people], predictor.skeleton, args.threshold)
+            if result.detector is not None or path in boxes_by_image:
+                drawn = draw_boxes(drawn, [p.box for p in result.people], [p.box_score for p in result.people],
+                                   copy=False)
             target = out_dir / (Path(path).stem + "_pose.png")
             if target.exists() and not args.overwrite:
                 _err(f"{target} exists; pass --overwrite to replace it")
@@ -129,6 +142,8 @@ def _warn_above_bar(msg: str) -> None:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    from .track import detector_threshold  # here, not at the top: the module's imports are shared
+
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own complaints: we say what matters in one line
     source = None
     try:  # everything that can fail fast, before the weights load
@@ -149,7 +164,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         # --smooth: One-Euro with beta 0.05, which bench/tracking.py measured to cut jitter 43 % at unchanged PCK
         # (beta 0, the filter's textbook default, lags moving people by ~0.16 s and halves PCK)
         tracker = PoseTracker(predictor.skeleton.name, flow=flow, similarity="oks_flow" if flow else "oks",
-                              smooth=args.smooth, beta=SMOOTH_BETA)
+                              smooth=args.smooth, beta=SMOOTH_BETA, det_threshold=detector_threshold(detector))
     except (InputError, WeightsError, FileExistsError) as e:
         if source is not None:
             source.close()
@@ -343,7 +358,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(args.host, args.port, weights=args.weights, backend=args.backend, device=args.device,
               limits=Limits(int(args.max_upload_mb * 1024 * 1024), int(args.max_megapixels * 1e6)), concurrency=args.concurrency,
-              web_site=None if args.no_browser else (args.web_site or "auto"))
+              web_site=None if args.no_browser else (args.web_site or "auto"),
+              detector=None if args.detector == "none" else args.detector)
     except (WeightsError, InputError) as e:
         _err(str(e))
         return 2
@@ -365,7 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="predict keypoints on images and draw the skeleton")
     pr.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, …)")
     pr.add_argument("--weights", default="default", help="registry name, checkpoint path or URL (default: %(default)s)")
-    pr.add_argument("--boxes", help="JSON mapping each image path (as given) to a list of [x, y, w, h] person boxes")
+    pr.add_argument("--boxes", help="JSON mapping each image path (as given) to a list of [x, y, w, h] person boxes "
+                    "(each yields one person; images not in it go to the detector)")
+    pr.add_argument("--detector", default="default", metavar="NAME",
+                    help=f"finds the people of images without boxes: {DETECTOR_SPECS}; none poses the whole image "
+                         f"as one person (default: %(default)s, the shipped {DEFAULT_DETECTOR})")
+    pr.add_argument("--max-people", type=int, default=MAX_PEOPLE, metavar="N",
+                    help="pose at most the N most confident people a detector finds (default: %(default)s)")
     pr.add_argument("--no-flip", action="store_true", help="skip the flip test (faster, slightly less accurate)")
     pr.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S", help=SCALES_HELP)
     pr.add_argument("--threshold", type=float, default=SCORE_THRESHOLD,
@@ -391,16 +413,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a video file (anything FFmpeg reads), a folder of images (in name order) or a camera index (0)")
     tr.add_argument("--weights", default="default", help="registry name, checkpoint path or URL (default: %(default)s)")
     tr.add_argument("--backend", choices=BACKEND_CHOICES, metavar="ENGINE", help=BACKEND_HELP)
+    from .track import DETECT_EVERY  # here, not at the top: the module's imports are shared
+
     tr.add_argument("--boxes", metavar="FIRST.json",
-                    help="the first frame's people as a JSON list of [x, y, w, h] (default: the detector's, or the "
-                         "whole frame for one person)")
-    tr.add_argument("--detector", default="none", metavar="none|torchvision|module:fn",
-                    help="person boxes: none (propagation alone), torchvision (Faster R-CNN, COCO weights "
-                         "downloaded on first use; torchvision:NAME picks one of " + ", ".join(DETECTORS) + ") or "
-                         "your own module:function (frame -> (boxes [x, y, w, h] (N, 4), scores (N,))) "
-                         "(default: %(default)s)")
-    tr.add_argument("--detect-every", type=int, default=1, metavar="N",
-                    help="run the detector on every N-th frame; flow carries the boxes between (default: %(default)s)")
+                    help="the first frame's people as a JSON list of [x, y, w, h]: each one is a person in frame 0, "
+                         "however weak its pose, beside the detector's (a detector box on one of them is that person "
+                         "again and is dropped); with --detector none, optical flow alone carries them on (default: "
+                         "the detector's people; with --detector none, the whole frame as one person)")
+    tr.add_argument("--detector", default="default", metavar="NAME",
+                    help=f"finds the people: {DETECTOR_SPECS}; default is the shipped {DEFAULT_DETECTOR} (offline, "
+                         "ONNX, ~20 ms a frame on 2 cores), torchvision[:NAME] a Faster R-CNN downloaded on first "
+                         "use, module:function your own (frame -> (boxes [x, y, w, h] (N, 4), scores (N,))); none: "
+                         "no detector, only --boxes or the whole first frame, then optical flow (default: %(default)s)")
+    tr.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="N",
+                    help="run the detector on every N-th frame (the first included); between, the previous poses' "
+                         "boxes moved by optical flow carry the people, as in the paper. Default %(default)s: "
+                         "bench/tracking.py measured 1, 2, 3, 5, 10 and this one is the fastest within 0.01 MOTA of "
+                         "the best (bench/results_tracking.md); 1 finds newcomers at once, more is faster")
     tr.add_argument("--flow", choices=[*FLOWS, "none"], default="lk",
                     help="optical flow that carries poses to the next frame (none: match by OKS without flow; "
                          "default: %(default)s)")
@@ -461,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-upload-mb", type=float, default=10.0)
     sv.add_argument("--max-megapixels", type=float, default=40.0)
     sv.add_argument("--concurrency", type=int, default=2, help="inferences running at once")
+    sv.add_argument("--detector", default="default", metavar="NAME",
+                    help=f"finds the people of requests without boxes: {DETECTOR_SPECS}; none poses the whole image "
+                         "(default: %(default)s)")
     sv.add_argument("--web-site", metavar="DIR", help="a site from hpe export --format web for the page's in-browser "
                     "mode (default: built for the weights on first use, cached)")
     sv.add_argument("--no-browser", action="store_true", help="the page runs the model on this server only")

@@ -4,8 +4,10 @@ This is ``hpe track``, the paper's second half wired together. Per frame: the tr
 optical flow (:meth:`~hpe_utils.tracking.PoseTracker.propagate`); the detector's boxes (when one runs on this frame)
 and the propagated ones are merged by NMS; :meth:`~hpe_utils.predictor.Predictor.predict_regions` estimates a pose
 in every box; the tracker gives each pose an id; the frame is drawn (one colour per id, the id at the head) and
-written. Without a detector, the first frame's boxes come from ``first_boxes`` (or the whole frame: one person)
-and propagation carries them on. Each stage's time is added up, so a run says where its time went.
+written. ``hpe track`` runs the shipped detector every :data:`DETECT_EVERY` frames by default. Boxes a user gives
+for the first frame (``first_boxes``) each yield a person there, however weak, and no other box removes them.
+Without a detector, the first frame's boxes come from ``first_boxes`` (or the whole frame: one person) and
+propagation carries them on. Each stage's time is added up, so a run says where its time went.
 """
 from __future__ import annotations
 
@@ -24,13 +26,16 @@ from tqdm.auto import tqdm
 from .errors import BoxError, InputError
 from .predictor import Predictor, keypoint_records
 from .skeletons import Skeleton, get_skeleton
-from .tracking import PoseTracker, TrackedPose, pose_nms
+from .tracking import PoseTracker, TrackedPose, iou_matrix, pose_nms
 from .transforms import whole_image_box
 from .video import Frame, FrameSource, VideoWriter, open_frames
 from .viz import SCORE_THRESHOLD, draw_skeleton, shown_joints
 
 STAGES = ("decode", "propagate", "detect", "pose", "match", "draw", "write")  # where a frame's time goes
 POSE_NMS_OKS = 0.5  # two poses this alike are one person seen twice (bench/tracking.py: switches 20 -> 9)
+DETECT_EVERY = 1  # placeholder until measured
+BOX_NMS_IOU = 0.5  # a detector or propagated box overlapping a given one more than this is that person again
+PAPER_DET_THRESHOLD = 0.5  # the detector score the paper keeps, for detectors that return every candidate
 # one colour per track id (RGB), cycling: distinct hues, all readable on a photo with a white outline
 TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -108,19 +113,43 @@ class TrackedFrame:
                             "keypoints": keypoint_records(p.keypoints, p.scores)} for p in self.people]}
 
 
+def detector_threshold(detector: Callable[[np.ndarray], Detections] | None,
+                       default: float = PAPER_DET_THRESHOLD) -> float:
+    """The tracker's ``det_threshold`` for a detector: its own ``threshold`` when it thresholds its scores itself.
+
+    The shipped CenterNet returns only people scoring at least its F1-best 0.3 (coco_sample) and scores lower
+    than the paper's Faster R-CNN: at the paper's 0.5 the tracker would drop two of the three people of
+    bench/tracking.py's first clip in frame 0. A detector returning every candidate (torchvision's) gets ``default``.
+    """
+    inner = getattr(detector, "detector", detector)  # a CheckedDetector wraps the detector itself
+    own = getattr(inner, "threshold", None)
+    return float(own) if isinstance(own, (int, float)) and 0 <= own <= 1 else float(default)
+
+
+def _add_given(given: np.ndarray, boxes: np.ndarray, iou: float = BOX_NMS_IOU) -> np.ndarray:
+    """The given boxes first, all of them, then those of ``boxes`` that are none of the given people again."""
+    if not len(boxes):
+        return given.copy()
+    dup = (iou_matrix(boxes, given) > iou).any(axis=1)
+    return np.concatenate([given, boxes[~dup]])
+
+
 def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTracker, *,
-                 detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = 1,
+                 detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = DETECT_EVERY,
                  first_boxes: np.ndarray | Sequence[Sequence[float]] | None = None, min_joints: int = 2,
                  pose_nms_oks: float | None = POSE_NMS_OKS,
                  times: dict[str, float] | None = None) -> Iterator[TrackedFrame]:
     """The pipeline one frame at a time (a generator: nothing is held); ``times`` accumulates ms per stage.
 
-    Boxes per frame: the detector's scoring at least ``tracker.det_threshold`` (on every ``detect_every``-th frame)
-    and the tracker's propagated ones, merged by NMS. On the first frame ``first_boxes`` join the detector's; with
-    neither, the whole frame is one person's box, and stays the fallback: whenever no propagated box yields a
-    pose, the whole frame is posed again (one person, found anew). A pose counts as a person with at least
-    ``min_joints`` joints at or above the tracker's ``joint_threshold`` (a box whose person has left yields only
-    weak joints). Of two poses with OKS above ``pose_nms_oks`` only the more confident is kept (None: all).
+    Boxes per frame: the detector's scoring at least ``tracker.det_threshold`` (on every ``detect_every``-th frame,
+    the first included) and the tracker's propagated ones, merged by NMS. On the first frame every one of
+    ``first_boxes`` is posed and kept, however weak its pose (a user said someone is there), and a detector box
+    overlapping one (IoU > 0.5) is dropped as that person again; with neither a detector nor ``first_boxes``, the
+    whole frame is one person's box, and stays the fallback: whenever no propagated box yields a pose, the whole
+    frame is posed again (one person, found anew). Other poses count as people with at least ``min_joints`` joints
+    at or above the tracker's ``joint_threshold`` (a box whose person has left yields only weak joints). Of two
+    poses with OKS above ``pose_nms_oks`` only the more confident is kept (None: all), except that a given box's
+    pose is never removed and never compared with another given one.
     """
     if int(detect_every) != detect_every or detect_every < 1:
         raise ValueError(f"detect_every must be an integer >= 1, got {detect_every}")
@@ -142,20 +171,20 @@ def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTra
         det_boxes, det_scores = np.zeros((0, 4)), np.zeros(0)
         if detector is not None and k % detect_every == 0:
             det_boxes, det_scores = detector(frame)
-        if k == 0 and first is not None:
-            det_boxes = np.concatenate([np.asarray(det_boxes, dtype=np.float64).reshape(-1, 4), first])
-            det_scores = np.concatenate([np.asarray(det_scores, dtype=np.float64).reshape(-1), np.ones(len(first))])
         boxes = np.asarray(tracker.merge_boxes(det_boxes, det_scores), dtype=np.float64).reshape(-1, 4)
+        given = first if k == 0 and first is not None else np.zeros((0, 4))
+        if len(given):
+            boxes = _add_given(given, boxes)
         whole = whole_image_box(frame.shape[1], frame.shape[0]).astype(np.float64)[None]
         one_person = detector is None and first is None  # no detector, no boxes given: the frame shows one person
         if not len(boxes) and detector is None and (k == 0 or one_person):
             boxes = whole
         t3 = time.perf_counter()
-        poses, posed = _poses(predictor, frame, boxes, tracker.joint_threshold, min_joints)
+        poses, posed = _poses(predictor, frame, boxes, tracker.joint_threshold, min_joints, len(given))
         if not poses and one_person and len(boxes) and not np.array_equal(boxes, whole):
             poses, posed = _poses(predictor, frame, whole, tracker.joint_threshold, min_joints)  # lost: look again
         if pose_nms_oks is not None and len(poses) > 1:
-            keep = pose_nms(poses, tracker.sigmas, pose_nms_oks, tracker.joint_threshold)
+            keep = pose_nms(poses, tracker.sigmas, pose_nms_oks, tracker.joint_threshold, fixed=range(len(given)))
             poses, posed = [poses[i] for i in keep], posed[keep]
         t4 = time.perf_counter()
         people = tracker.update(poses, t=when)
@@ -166,14 +195,16 @@ def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTra
         yield TrackedFrame(index, when, frame, people, posed)
 
 
-def _poses(predictor: Predictor, frame: np.ndarray, boxes: np.ndarray, joint_threshold: float,
-           min_joints: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """A pose in every box; those with at least ``min_joints`` joints at ``joint_threshold``, and their boxes."""
+def _poses(predictor: Predictor, frame: np.ndarray, boxes: np.ndarray, joint_threshold: float, min_joints: int,
+           n_given: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """A pose in every box; the first ``n_given`` (given boxes) always, the rest with ``min_joints`` joints at
+    ``joint_threshold``; and their boxes."""
     if not len(boxes):
         return [], boxes
     centers, scales = predictor.regions(boxes)
     kps, scores, _ = predictor.predict_regions([frame] * len(boxes), centers, scales)
-    keep = np.flatnonzero((scores >= joint_threshold).sum(axis=1) >= min_joints)
+    strong = (scores >= joint_threshold).sum(axis=1) >= min_joints
+    keep = np.flatnonzero(strong | (np.arange(len(boxes)) < n_given))
     return [(kps[i], scores[i]) for i in keep], boxes[keep]
 
 
@@ -255,7 +286,7 @@ def check_outputs(out_mp4: str | os.PathLike | None, out_json: str | os.PathLike
 
 
 def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, tracker: PoseTracker, *,
-          detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = 1,
+          detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = DETECT_EVERY,
           first_boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
           out_mp4: str | os.PathLike | None = None, out_json: str | os.PathLike | None = None,
           overwrite: bool = False, threshold: float = SCORE_THRESHOLD, min_joints: int = 2,
@@ -334,5 +365,5 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
         src.close()
 
 
-__all__ = ["POSE_NMS_OKS", "STAGES", "TRACK_PALETTE", "TrackSummary", "TrackedFrame", "check_outputs", "draw_tracks",
-           "read_first_boxes", "track", "track_colour", "track_frames"]
+__all__ = ["BOX_NMS_IOU", "DETECT_EVERY", "PAPER_DET_THRESHOLD", "POSE_NMS_OKS", "STAGES", "TRACK_PALETTE", "TrackSummary", "TrackedFrame", "check_outputs", "draw_tracks",
+           "detector_threshold", "read_first_boxes", "track", "track_colour", "track_frames"]

@@ -182,22 +182,29 @@ def nms(boxes, scores, iou_threshold: float = 0.5) -> list[int]:
     return keep
 
 
-def pose_nms(poses: Sequence[Pose], sigmas, threshold: float = 0.5, joint_threshold: float = 0.4) -> list[int]:
+def pose_nms(poses: Sequence[Pose], sigmas, threshold: float = 0.5, joint_threshold: float = 0.4,
+             fixed: Sequence[int] = ()) -> list[int]:
     """Indices of the poses to keep: of two with OKS above ``threshold``, only the more confident one (its mean
     score over joints >= ``joint_threshold``), in input order.
 
     Two boxes around one person (a hidden person's box often returns the pose of the one in front) give two
     poses that then trade identities; ``bench/tracking.py`` measured this step halving identity switches.
+    ``fixed`` (the poses of boxes a user gave) are always kept and never compared with each other; they
+    suppress any other pose that repeats one of them, however confident.
     """
-    if len(poses) < 2:
-        return list(range(len(poses)))
+    n = len(poses)
+    pinned = sorted({int(i) for i in fixed})
+    if any(not 0 <= i < n for i in pinned):
+        raise InputError(f"pose_nms: fixed indices {pinned} outside the {n} poses")
+    if n < 2 or len(pinned) == n:
+        return list(range(n))
     sim = oks_matrix(poses, poses, sigmas, joint_threshold)
     sim = np.maximum(sim, sim.T)
     confidence = [float(s[s >= joint_threshold].mean()) if (np.asarray(s) >= joint_threshold).any() else 0.0
                   for _, s in poses]
-    kept: list[int] = []
+    kept: list[int] = list(pinned)
     for i in np.argsort(confidence, kind="stable")[::-1]:
-        if all(sim[i, k] <= threshold for k in kept):
+        if int(i) not in pinned and all(sim[i, k] <= threshold for k in kept):
             kept.append(int(i))
     return sorted(kept)
 

@@ -56,7 +56,8 @@ def test_bad_images_print_one_line_each_and_the_rest_are_still_processed(ckpt, t
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(good)
     out = tmp_path / "o.json"
-    code = main(["predict", *paths[:15], str(good), *paths[15:], "--weights", ckpt, "--json", str(out), "-q"])
+    code = main(["predict", *paths[:15], str(good), *paths[15:], "--weights", ckpt, "--json", str(out), "-q",
+                 "--detector", "none"])
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == len(paths)

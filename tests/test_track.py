@@ -87,7 +87,7 @@ def test_first_boxes_start_one_track_per_person(ckpt, clip, tmp_path, capsys):
     boxes = tmp_path / "first.json"
     boxes.write_text(json.dumps([[100, 0, 200, 216], [0, 0, 90, 120]]))
     code, out, _ = _run(capsys, clip, "--weights", ckpt, "--no-flip", "--min-joints", 0, "--boxes", boxes,
-                        "--max-frames", 2, "-q")
+                        "--detector", "none", "--max-frames", 2, "-q")
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]  # no --out/--json: records on stdout
     assert len(records) == 2
@@ -259,3 +259,103 @@ def test_two_boxes_on_one_person_give_one_tracked_person_with_pose_nms():
         return len(next(frames).people)
 
     assert people(pose_nms_oks=None) == 2 and people() == 1
+
+
+# ------------------------------------------------------------------ given boxes, the default detector
+
+def test_every_given_box_is_a_person_in_frame_0_even_weak_or_overlapping_another(ckpt, pan, tmp_path, capsys):
+    """The tiny model's poses are all weak (under --min-joints 2): given boxes are kept anyway, overlaps too."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (f, _) in enumerate(pan[:2]):  # the pan with a blank strip on its right: nobody is there
+        write_image(folder / f"f{i}.png", np.concatenate([f, np.zeros((216, 160, 3), np.uint8)], axis=1))
+    given = [[100, 0, 200, 216], [0, 0, 90, 120], [400, 20, 120, 180], [410, 30, 120, 180]]  # the last two: IoU 0.75
+    boxes = tmp_path / "first.json"
+    boxes.write_text(json.dumps(given))
+    code, out, _ = _run(capsys, folder, "--weights", ckpt, "--no-flip", "--boxes", boxes, "--detector", "none", "-q")
+    assert code == 0
+    first = json.loads(out.splitlines()[0])
+    assert len(first["people"]) == 4 and sorted(p["track_id"] for p in first["people"]) == [0, 1, 2, 3]
+
+
+def test_pose_nms_keeps_every_given_box_and_drops_detector_boxes_that_repeat_one():
+    from hpe_utils.track import track_frames
+
+    image = read_image(MESSI)
+    given = np.array([[0, 0, 912, 516], [200, 0, 450, 516]], dtype=np.float64)  # both give Messi's pose (OKS 0.92)
+    found = np.array([[10, 5, 890, 505],  # the first given box again (IoU 0.96): dropped as a box
+                      [320, 80, 220, 420]])  # IoU < 0.5 with both, but Messi's pose again: dropped as a pose
+    predictor = Predictor("default", backend="torch", flip=False, progress=False)
+
+    def frame0(**kw):
+        return next(track_frames([(0, 0.0, image)], predictor, PoseTracker("mpii16"), **kw))
+
+    f = frame0(first_boxes=given, detector=lambda _f: (found, np.array([0.99, 0.99])))
+    assert f.boxes.tolist() == given.tolist() and len(f.people) == 2  # neither given box went, however alike
+    assert len(frame0(detector=lambda _f: (np.concatenate([given, found[1:]]), np.ones(3))).people) == 1
+
+
+def test_pose_nms_never_removes_a_fixed_pose_and_lets_it_remove_a_more_confident_copy():
+    from hpe_utils.tracking import OKS_SIGMAS, pose_nms
+
+    kps = np.stack([np.linspace(10, 60, 16), np.linspace(100, 10, 16)], axis=1)
+    poses = [(kps, np.full(16, 0.5)), (kps + 0.5, np.full(16, 0.6)), (kps - 0.5, np.full(16, 0.9))]
+    sigmas = OKS_SIGMAS["mpii16"]
+    assert pose_nms(poses, sigmas) == [2]  # the most confident of three copies
+    assert pose_nms(poses, sigmas, fixed=[0, 1]) == [0, 1]  # both given kept; the confident copy goes
+    assert pose_nms(poses, sigmas, fixed=[0]) == [0]
+
+
+def _three_people(n_frames: int = 4):
+    """A synthetic clip of the shipped photo 234748 (one man) with two people of other photos pasted walking."""
+    from hpe_utils.synthetic import Extra, coco_people, make_clip
+
+    samples = REPO / "data" / "samples"
+    data = json.loads((samples / "coco_keypoints.json").read_text())
+    extras = [Extra(read_image(samples / f), coco_people(data, f)[0])
+              for f in ("coco_000000535506.jpg", "coco_000000037666.jpg")]
+    photo = "coco_000000234748.jpg"
+    return make_clip(read_image(samples / photo), coco_people(data, photo), n_frames, seed=1, extras=extras)
+
+
+def test_hpe_track_with_the_default_detector_finds_everyone_in_frame_0(tmp_path, capsys):
+    clip = _three_people()
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, f in enumerate(clip.frames[:2]):
+        write_image(folder / f"f{i}.png", f)
+    code, out, _ = _run(capsys, folder, "--backend", "torch", "--max-frames", 1, "-q")  # default detector, flip on
+    assert code == 0
+    people = json.loads(out.splitlines()[0])["people"]
+    assert len(people) == 3
+    centres = np.array([[p["box"][0] + p["box"][2] / 2, p["box"][1] + p["box"][3] / 2] for p in people])
+    x, y, w, h = clip.boxes[0].T
+    inside = ((centres[:, None, 0] >= x) & (centres[:, None, 0] <= x + w)
+              & (centres[:, None, 1] >= y) & (centres[:, None, 1] <= y + h))  # (people, truth)
+    assert inside.any(axis=0).all()  # every person of the frame has a tracked pose centred in their box
+
+
+def test_without_a_detector_the_whole_frame_is_one_person(ckpt, clip, capsys):
+    from hpe_utils.track import track_frames
+    from hpe_utils.transforms import whole_image_box
+    from hpe_utils.video import open_frames
+
+    src = open_frames(clip)
+    try:
+        f = next(track_frames(src, Predictor(ckpt, flip=False), PoseTracker("mpii16"), min_joints=0))
+    finally:
+        src.close()
+    assert f.boxes.tolist() == [whole_image_box(384, 216).tolist()] and len(f.people) == 1
+    code, out, _ = _run(capsys, clip, "--weights", ckpt, "--no-flip", "--min-joints", 0, "--detector", "none",
+                        "--max-frames", 3, "-q")
+    assert code == 0 and [len(json.loads(line)["people"]) for line in out.splitlines()] == [1, 1, 1]
+
+
+def test_the_tracker_keeps_the_shipped_detector_s_people_from_its_own_threshold():
+    from hpe_utils.centernet import SCORE_THRESHOLD
+    from hpe_utils.detect import load_detector
+    from hpe_utils.track import PAPER_DET_THRESHOLD, detector_threshold
+
+    assert detector_threshold(load_detector("default")) == SCORE_THRESHOLD
+    assert detector_threshold(load_detector(lambda f: ([[0, 0, 9, 9]], [1.0]))) == PAPER_DET_THRESHOLD
+    assert detector_threshold(None) == PAPER_DET_THRESHOLD
