@@ -140,8 +140,8 @@ with tempfile.TemporaryDirectory() as tmp:
 from hpe_utils import Predictor
 
 # backend="torch": eager fp32, so the numbers printed here are the same on every machine (notebook 06: engines)
-right = Predictor(default, color_order="rgb", backend="torch", device=DEVICE)
-wrong = Predictor(default, color_order="bgr", backend="torch", device=DEVICE)
+right = Predictor(default, color_order="rgb", backend="torch", device=DEVICE, detector=None)  # whole images
+wrong = Predictor(default, color_order="bgr", backend="torch", device=DEVICE, detector=None)
 moves, score_drop = [], []
 for path in sorted((DATA / "samples").glob("*.jpg")) + [DATA / "messi_kick.webp"]:
     a, b = right(path).people[0], wrong(path).people[0]
