@@ -142,8 +142,6 @@ def _warn_above_bar(msg: str) -> None:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    from .track import detector_threshold  # here, not at the top: the module's imports are shared
-
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own complaints: we say what matters in one line
     source = None
     try:  # everything that can fail fast, before the weights load
@@ -164,7 +162,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         # --smooth: One-Euro with beta 0.05, which bench/tracking.py measured to cut jitter 43 % at unchanged PCK
         # (beta 0, the filter's textbook default, lags moving people by ~0.16 s and halves PCK)
         tracker = PoseTracker(predictor.skeleton.name, flow=flow, similarity="oks_flow" if flow else "oks",
-                              smooth=args.smooth, beta=SMOOTH_BETA, det_threshold=detector_threshold(detector))
+                              smooth=args.smooth, beta=SMOOTH_BETA)  # frame 0: the detector's own threshold
     except (InputError, WeightsError, FileExistsError) as e:
         if source is not None:
             source.close()
@@ -421,15 +419,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "again and is dropped); with --detector none, optical flow alone carries them on (default: "
                          "the detector's people; with --detector none, the whole frame as one person)")
     tr.add_argument("--detector", default="default", metavar="NAME",
-                    help=f"finds the people: {DETECTOR_SPECS}; default is the shipped {DEFAULT_DETECTOR} (offline, "
-                         "ONNX, ~20 ms a frame on 2 cores), torchvision[:NAME] a Faster R-CNN downloaded on first "
-                         "use, module:function your own (frame -> (boxes [x, y, w, h] (N, 4), scores (N,))); none: "
-                         "no detector, only --boxes or the whole first frame, then optical flow (default: %(default)s)")
+                    help=f"finds the people: {DETECTOR_SPECS} (default: %(default)s, the shipped "
+                         f"{DEFAULT_DETECTOR}: offline, ~25 ms a frame on 2 cores). torchvision[:NAME] is a Faster "
+                         "R-CNN downloaded on first use, module:function your own (frame -> (boxes [x, y, w, h] "
+                         "(N, 4), scores (N,))); none: only --boxes or the whole first frame, then optical flow. "
+                         "Frame 0 keeps the people from the detector's own score threshold (CenterNet's), later "
+                         "frames from 0.5 (the paper's)")
     tr.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="N",
-                    help="run the detector on every N-th frame (the first included); between, the previous poses' "
-                         "boxes moved by optical flow carry the people, as in the paper. Default %(default)s: "
-                         "bench/tracking.py measured 1, 2, 3, 5, 10 and this one is the fastest within 0.01 MOTA of "
-                         "the best (bench/results_tracking.md); 1 finds newcomers at once, more is faster")
+                    help="run the detector on every N-th frame (the first included); the previous poses' boxes, "
+                         "moved by optical flow, are added in every frame, as in the paper. Default %(default)s: of "
+                         "1, 2, 3, 5, 10 the fastest within 0.01 MOTA and 0.02 IDF1 of the best (bench/tracking.py: "
+                         "MOTA 0.18 at 1, 0.12 at 2, 0.11 at 3, 0.06 at 10, as people the flow loses wait for the "
+                         "next detection); 3 is 1.7x faster (bench/results_tracking.md)")
     tr.add_argument("--flow", choices=[*FLOWS, "none"], default="lk",
                     help="optical flow that carries poses to the next frame (none: match by OKS without flow; "
                          "default: %(default)s)")

@@ -33,7 +33,7 @@ from .viz import SCORE_THRESHOLD, draw_skeleton, shown_joints
 
 STAGES = ("decode", "propagate", "detect", "pose", "match", "draw", "write")  # where a frame's time goes
 POSE_NMS_OKS = 0.5  # two poses this alike are one person seen twice (bench/tracking.py: switches 20 -> 9)
-DETECT_EVERY = 1  # placeholder until measured
+DETECT_EVERY = 1  # hpe track's --detect-every: bench/tracking.py, MOTA 0.18 at 1, 0.12 at 2, 0.11 at 3, 0.06 at 10
 BOX_NMS_IOU = 0.5  # a detector or propagated box overlapping a given one more than this is that person again
 PAPER_DET_THRESHOLD = 0.5  # the detector score the paper keeps, for detectors that return every candidate
 # one colour per track id (RGB), cycling: distinct hues, all readable on a photo with a white outline
@@ -115,11 +115,11 @@ class TrackedFrame:
 
 def detector_threshold(detector: Callable[[np.ndarray], Detections] | None,
                        default: float = PAPER_DET_THRESHOLD) -> float:
-    """The tracker's ``det_threshold`` for a detector: its own ``threshold`` when it thresholds its scores itself.
+    """A detector's own score threshold when it applies one itself (the shipped CenterNet's), else ``default``.
 
-    The shipped CenterNet returns only people scoring at least its F1-best 0.3 (coco_sample) and scores lower
-    than the paper's Faster R-CNN: at the paper's 0.5 the tracker would drop two of the three people of
-    bench/tracking.py's first clip in frame 0. A detector returning every candidate (torchvision's) gets ``default``.
+    The first frame keeps the detector's people from it: CenterNet scores lower than the paper's Faster R-CNN, and
+    at the paper's 0.5 frame 0 of bench/tracking.py's clips loses 4 of its 14 people. A detector returning every
+    candidate (torchvision's) has none and gets ``default``.
     """
     inner = getattr(detector, "detector", detector)  # a CheckedDetector wraps the detector itself
     own = getattr(inner, "threshold", None)
@@ -137,23 +137,29 @@ def _add_given(given: np.ndarray, boxes: np.ndarray, iou: float = BOX_NMS_IOU) -
 def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTracker, *,
                  detector: Callable[[np.ndarray], Detections] | None = None, detect_every: int = DETECT_EVERY,
                  first_boxes: np.ndarray | Sequence[Sequence[float]] | None = None, min_joints: int = 2,
-                 pose_nms_oks: float | None = POSE_NMS_OKS,
+                 pose_nms_oks: float | None = POSE_NMS_OKS, first_det_threshold: float | None = None,
                  times: dict[str, float] | None = None) -> Iterator[TrackedFrame]:
     """The pipeline one frame at a time (a generator: nothing is held); ``times`` accumulates ms per stage.
 
     Boxes per frame: the detector's scoring at least ``tracker.det_threshold`` (on every ``detect_every``-th frame,
-    the first included) and the tracker's propagated ones, merged by NMS. On the first frame every one of
-    ``first_boxes`` is posed and kept, however weak its pose (a user said someone is there), and a detector box
-    overlapping one (IoU > 0.5) is dropped as that person again; with neither a detector nor ``first_boxes``, the
-    whole frame is one person's box, and stays the fallback: whenever no propagated box yields a pose, the whole
-    frame is posed again (one person, found anew). Other poses count as people with at least ``min_joints`` joints
-    at or above the tracker's ``joint_threshold`` (a box whose person has left yields only weak joints). Of two
-    poses with OKS above ``pose_nms_oks`` only the more confident is kept (None: all), except that a given box's
-    pose is never removed and never compared with another given one.
+    the first included) and the tracker's propagated ones, merged by NMS. In the first frame, where nobody is
+    tracked yet, the detector's boxes count from ``first_det_threshold`` instead (None: the detector's own
+    threshold, :func:`detector_threshold`, when lower): everyone is found there, and later low-scoring boxes,
+    mostly parts and repeats of people already tracked, are left out (bench/tracking.py: MOTA 0.04 with the
+    shipped detector's 0.25 in every frame, 0.18 with it in the first frame and 0.5 after). On the first frame
+    every one of ``first_boxes`` is posed and kept, however weak its pose (a user said someone is there), and a
+    detector box overlapping one (IoU > 0.5) is dropped as that person again; with neither a detector nor
+    ``first_boxes``, the whole frame is one person's box, and stays the fallback: whenever no propagated box yields
+    a pose, the whole frame is posed again (one person, found anew). Other poses count as people with at least
+    ``min_joints`` joints at or above the tracker's ``joint_threshold`` (a box whose person has left yields only
+    weak joints). Of two poses with OKS above ``pose_nms_oks`` only the more confident is kept (None: all), except
+    that a given box's pose is never removed and never compared with another given one.
     """
     if int(detect_every) != detect_every or detect_every < 1:
         raise ValueError(f"detect_every must be an integer >= 1, got {detect_every}")
     first = None if first_boxes is None else np.asarray(first_boxes, dtype=np.float64).reshape(-1, 4)
+    if first_det_threshold is None:
+        first_det_threshold = min(detector_threshold(detector, tracker.det_threshold), tracker.det_threshold)
     t = times if times is not None else {}
     for s in STAGES:
         t.setdefault(s, 0.0)
@@ -171,7 +177,8 @@ def track_frames(frames: Iterable[Frame], predictor: Predictor, tracker: PoseTra
         det_boxes, det_scores = np.zeros((0, 4)), np.zeros(0)
         if detector is not None and k % detect_every == 0:
             det_boxes, det_scores = detector(frame)
-        boxes = np.asarray(tracker.merge_boxes(det_boxes, det_scores), dtype=np.float64).reshape(-1, 4)
+        merged = tracker.merge_boxes(det_boxes, det_scores, det_threshold=first_det_threshold if k == 0 else None)
+        boxes = np.asarray(merged, dtype=np.float64).reshape(-1, 4)
         given = first if k == 0 and first is not None else np.zeros((0, 4))
         if len(given):
             boxes = _add_given(given, boxes)
@@ -290,6 +297,7 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
           first_boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
           out_mp4: str | os.PathLike | None = None, out_json: str | os.PathLike | None = None,
           overwrite: bool = False, threshold: float = SCORE_THRESHOLD, min_joints: int = 2,
+          first_det_threshold: float | None = None,
           max_frames: int | None = None, fps: float | None = None, progress: bool = False,
           log: Callable[[str], None] | None = None,
           on_frame: Callable[[TrackedFrame], None] | None = None) -> TrackSummary:
@@ -298,7 +306,7 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
     Both outputs appear only when the run finishes (written under temporary names, then renamed); an error, or
     Ctrl-C on a file, leaves neither. Ctrl-C on a camera ends the recording and keeps what was tracked. ``threshold``
     hides weak joints in the drawing only; ``on_frame`` sees every :class:`TrackedFrame`. See :func:`track_frames`
-    for the boxes and ``min_joints``.
+    for the boxes, ``min_joints`` and ``first_det_threshold``.
     """
     check_outputs(out_mp4, out_json, overwrite)
     if max_frames is not None and max_frames < 1:
@@ -320,7 +328,8 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
                                                   "source": src.source, "width": src.width, "height": src.height},
                                  overwrite)
         frames = track_frames(src, predictor, tracker, detector=detector, detect_every=detect_every,
-                              first_boxes=first_boxes, min_joints=min_joints, times=times)
+                              first_boxes=first_boxes, min_joints=min_joints,
+                              first_det_threshold=first_det_threshold, times=times)
         try:
             for tf in frames:
                 if writer is not None:
@@ -365,5 +374,6 @@ def track(source: str | os.PathLike | int | FrameSource, predictor: Predictor, t
         src.close()
 
 
-__all__ = ["BOX_NMS_IOU", "DETECT_EVERY", "PAPER_DET_THRESHOLD", "POSE_NMS_OKS", "STAGES", "TRACK_PALETTE", "TrackSummary", "TrackedFrame", "check_outputs", "draw_tracks",
-           "detector_threshold", "read_first_boxes", "track", "track_colour", "track_frames"]
+__all__ = ["BOX_NMS_IOU", "DETECT_EVERY", "PAPER_DET_THRESHOLD", "POSE_NMS_OKS", "STAGES", "TRACK_PALETTE",
+           "TrackSummary", "TrackedFrame", "check_outputs", "detector_threshold", "draw_tracks", "read_first_boxes",
+           "track", "track_colour", "track_frames"]

@@ -534,17 +534,19 @@ class PoseTracker:
         checked = [_pose(k, s, f"pose {i}") for i, (k, s) in enumerate(poses)]
         return self._similarity(checked, [self._box(*p) for p in checked])
 
-    def merge_boxes(self, det_boxes=(), det_scores=(), iou_threshold: float = 0.5) -> list[np.ndarray]:
+    def merge_boxes(self, det_boxes=(), det_scores=(), iou_threshold: float = 0.5,
+                    det_threshold: float | None = None) -> list[np.ndarray]:
         """The paper's box sources unified: detector boxes scoring >= ``det_threshold`` and propagated ones, by NMS.
 
         The propagated boxes are those of the last :meth:`propagate`, each competing with the mean confident-joint
-        score of the pose it came from. Kept boxes come highest score first.
+        score of the pose it came from. Kept boxes come highest score first. ``det_threshold`` overrides the
+        tracker's for this call (``hpe track``'s first frame keeps the shipped detector's people from its own).
         """
         det = _boxes(det_boxes, "detector boxes")
         ds = np.asarray(det_scores, dtype=np.float64).reshape(-1)
         if len(ds) != len(det):
             raise InputError(f"detector gave {len(det)} boxes but {len(ds)} scores")
-        keep = ds >= self.det_threshold
+        keep = ds >= (self.det_threshold if det_threshold is None else float(det_threshold))
         boxes = np.concatenate([det[keep], _boxes([b for b, _ in self._propagated], "propagated boxes")])
         scores = np.concatenate([ds[keep], [s for _, s in self._propagated]])
         return [boxes[i].copy() for i in nms(boxes, scores, iou_threshold)]
