@@ -194,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     spec = clip_specs()[0]
     clip = build_clip(spec, args.frames)
     lines = [f"Measured {time.strftime('%Y-%m-%d')} with `python bench/detector_pipeline.py"
@@ -228,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += track_table(video, clip.boxes[0][seen], args.frames, args.quick)
         if not args.quick:
             lines += ["", process_row(video, args.frames)]
-    lines += ["", f"Whole run: {time.perf_counter() - t_start:.0f} s."]
+    lines += ["", f"Whole run: {time.perf_counter() - t_start:.0f} s; 1-minute load average {load_start:.2f} at its "
+                  "start (above ~0.5 on 2 cores something else was running, and the numbers are not this code's)."]
     report = "\n".join(lines) + "\n"
     print("\n" + report, flush=True)
     if args.out:

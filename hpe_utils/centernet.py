@@ -140,6 +140,9 @@ class CenterNetDetector:
         if threads:
             opts.intra_op_num_threads = int(threads)
         opts.log_severity_level = 3
+        # idle workers must not spin after a call: they took the CPU from the pose model that runs next
+        # (bench/detector_pipeline.py: hpe track 8.7 -> 14.6 frames/s, a 3-person photo 149 -> 83 ms)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001 - a file that verified but does not load is ours to report

@@ -37,3 +37,17 @@ def test_end_to_end_benchmark_splits_the_stages_and_times_processes(tmp_path):
     text = out.read_text()
     assert "| torch |" in text and "| auto -> " in text and "model share" in text
     assert "1 image, fresh install (empty engine cache)" in text and "3 images, --backend torch" in text
+
+
+@pytest.mark.slow
+def test_detector_pipeline_benchmark_times_a_photo_and_hpe_track_per_stage(tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "pipeline.md"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "detector_pipeline.py"), "--quick", "--frames", "6",
+                        "--calls", "2", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HPE_BACKEND": "torch"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = out.read_text()
+    assert "| read | detect | crops | model | decode | total ms |" in text
+    assert "| defaults (auto, flip test) | torch | 3 |" in text  # the synthetic photo's three people, all found
+    assert "| decode | propagate | detect | pose | match | draw | write |" in text and "--detector none" in text

@@ -359,3 +359,20 @@ def test_the_tracker_keeps_the_shipped_detector_s_people_from_its_own_threshold(
     assert detector_threshold(load_detector("default")) == SCORE_THRESHOLD
     assert detector_threshold(load_detector(lambda f: ([[0, 0, 9, 9]], [1.0]))) == PAPER_DET_THRESHOLD
     assert detector_threshold(None) == PAPER_DET_THRESHOLD
+
+
+def test_frame_0_keeps_a_detector_s_people_from_its_own_threshold_and_later_frames_from_the_tracker_s(ckpt, clip):
+    class Thresholded:
+        """A detector that applies its own score threshold (0.3), as the shipped CenterNet does."""
+
+        threshold = 0.3
+
+        def __call__(self, frame):
+            return [[20, 10, 120, 200], [220, 10, 120, 200]], [0.4, 0.9]
+
+    frames = []
+    track(clip, Predictor(ckpt, flip=False), PoseTracker("mpii16"), detector=Thresholded(), min_joints=0,
+          max_frames=2, on_frame=frames.append)
+    assert [20, 10, 120, 200] in frames[0].boxes.tolist()  # frame 0: from the detector's 0.3
+    assert [20, 10, 120, 200] not in frames[1].boxes.tolist()  # later: from the tracker's 0.5 (the paper's)
+    assert [220, 10, 120, 200] in frames[1].boxes.tolist()
