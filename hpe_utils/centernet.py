@@ -42,7 +42,7 @@ class ShippedModel:
 
 CENTERNET = ShippedModel("centernet", "weights/person_detector_centernet.onnx",
                          "675319d6528b1d105e8084fab86ed81cbfaf6d6ee5bd5f6717661b7c3b7ac6a1", 8142240)
-RESTORE_HINT = "restore it with `git checkout -- {path}` (or reinstall hpe-workbook)"
+RESTORE_HINT = "restore it with `git checkout -- {path}`, reinstall hpe-workbook, or rebuild it with `make convert-detector`"
 
 
 def letterbox_matrix(width: int, height: int, size: int = INPUT_SIZE) -> np.ndarray:

@@ -35,7 +35,7 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
                "--disable-component-update", "--disable-sync"]  # as tests/test_browser.py
 MESSI = REPO / "data" / "messi_kick.webp"
 IMAGES = [MESSI, *sorted((REPO / "data" / "lsp_sample" / "images").glob("*.jpg"))[:6]]
-CROWD = REPO / "data" / "samples" / "lspet_im08995.jpg"  # 8 people found in 297x199 px: the page's cap and picker
+CROWD = REPO / "data" / "samples" / "lspet_im08995.jpg"  # 11 people found in 297x199 px: the page's cap and picker
 DETECT_IMAGES = [MESSI, *sorted((REPO / "data" / "samples").glob("coco_*.jpg")), CROWD]
 COCO_CROWD = ("coco_sample", "coco_mini", "train2017", "000000129648.jpg")  # 12 people found (a skate bowl)
 TOLERANCE_PX = 1.0  # every joint within one image pixel of Predictor(backend="onnx")
@@ -299,10 +299,10 @@ def test_more_people_than_the_cap_keeps_the_most_confident_and_says_how_many(bro
         page.page.select_option("#person", "1")
         second = page.page.locator("#joints tbody tr").nth(0).inner_text().split()
     ref = Predictor("default", backend="onnx", progress=False, max_people=3)(seen)
-    assert last["detected"] == ref.detected == 8 and len(last["people"]) == len(ref.people) <= 3
+    assert last["detected"] == ref.detected > 3 and len(last["people"]) == len(ref.people) <= 3
     assert np.abs(np.asarray([p["box"] for p in last["people"]]) - np.asarray([p.box for p in ref.people])).max() \
         <= BOX_TOLERANCE_PX
-    assert "of 8 found" in text and "error" not in cls, text
+    assert f"of {ref.detected} found" in text and "error" not in cls, text
     assert first[1:3] != second[1:3]  # the table lists the person picked
     assert abs(float(second[1]) - last["people"][1]["keypoints"][0][0]) <= 0.05
     assert not page.errors, page.errors
