@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .codec import REFINEMENTS
 from .datasets import DATASETS, dataset_samples
 from .centernet import MAX_PEOPLE
-from .detect import DEFAULT_DETECTOR, DETECTOR_SPECS, DETECTORS, load_detector
+from .detect import DEFAULT_DETECTOR, DETECTOR_SPECS, load_detector
 from .engines import BACKEND_CHOICES, ENGINES
 from .errors import DatasetError, InputError, WeightsError
 from .evaluate import coco_results, predict_dataset, score_pck, score_pckh

@@ -117,6 +117,31 @@ def plot_keypoints(image_rgb: np.ndarray, keypoints: np.ndarray, scores: np.ndar
     return fig
 
 
+def plot_people(image_rgb: np.ndarray, result: Any, threshold: float = SCORE_THRESHOLD, *,
+                title: str = "People found", ax: Any = None) -> Any:
+    """Every person of a :class:`~hpe_utils.predictor.PoseResult`: the box that was cropped (its detector score
+    above it) and the skeleton, so a reader sees which boxes the poses came from."""
+    from matplotlib.patches import Patch
+
+    people = [(p.keypoints, p.scores) for p in result.people]
+    drawn = draw_boxes(draw_people(image_rgb, people, result.skeleton, threshold),
+                       [p.box for p in result.people], [p.box_score for p in result.people], copy=False)
+    if ax is None:
+        fig, axes = _figure(figsize=(8, 8 * image_rgb.shape[0] / max(image_rgb.shape[1], 1) + 0.6))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    ax.imshow(drawn)
+    ax.set_title(title)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    handles = [Patch(color=np.array(c) / 255.0, label=name) for name, c in PART_COLOURS.items()]
+    handles.append(Patch(facecolor="none", edgecolor=np.array(BOX_COLOUR) / 255.0, linewidth=2,
+                         label="person box (detector score)"))
+    ax.legend(handles=handles, loc="lower right", fontsize="small", framealpha=0.8)
+    return fig
+
+
 def plot_heatmap_grid(heatmaps: np.ndarray, skeleton: Skeleton | str, *, ncols: int = 4,
                       title: str = "One heatmap per joint") -> Any:
     """A panel per joint titled with its name, on one shared colour scale."""
@@ -237,6 +262,6 @@ def plot_augmentations(dataset: Any, index: int = 0, *, draws: int = 6,
     return fig
 
 
-__all__ = ["BOX_COLOUR", "SCORE_THRESHOLD", "draw_boxes", "draw_people", "draw_skeleton", "plot_augmentations", "plot_heatmap_grid",
+__all__ = ["BOX_COLOUR", "SCORE_THRESHOLD", "draw_boxes", "draw_people", "draw_skeleton", "plot_augmentations", "plot_people", "plot_heatmap_grid",
            "plot_heatmap_overlay", "plot_keypoints", "plot_loss_curve", "plot_per_joint", "plot_side_by_side",
            "shown_joints"]

@@ -6,7 +6,7 @@ from hpe_utils.metrics import pck
 from hpe_utils.skeletons import MPII16
 from hpe_utils.viz import (
     draw_people, draw_skeleton, plot_heatmap_grid, plot_heatmap_overlay, plot_keypoints, plot_loss_curve,
-    plot_augmentations, plot_per_joint, plot_side_by_side,
+    plot_augmentations, plot_people, plot_per_joint, plot_side_by_side,
 )
 
 
@@ -68,6 +68,7 @@ def test_every_figure_has_titles_and_axis_labels():
         plot_per_joint(pck(kp[None], kp[None], sc[None], np.array([10.0]), joints=MPII16.joints)),
         plot_loss_curve([{"epoch": 1, "train_loss": 0.1, "val_pck@0.2": 0.2}, {"epoch": 2, "train_loss": 0.05, "val_pck@0.2": 0.4}]),
         plot_augmentations(_augmented_dataset(), draws=3),
+        plot_people(img, _result(), title="people"),
     ]
     for fig in figs:
         data_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and (ax.get_images() or ax.lines or ax.patches)]
@@ -109,3 +110,31 @@ def test_heatmap_grid_has_one_named_panel_per_joint():
     assert fig.get_suptitle()
     with pytest.raises(ValueError):
         plot_heatmap_grid(hm[:3], "mpii16")
+
+
+def _result():
+    from hpe_utils.predictor import Person, PoseResult
+
+    kp, sc = _pose()
+    people = [Person(box=np.array([10.0, 20.0, 100.0, 170.0]), keypoints=kp, scores=sc, box_score=0.87),
+              Person(box=np.array([0.0, 0.0, 120.0, 200.0]), keypoints=kp + 5, scores=sc, box_score=None)]
+    return PoseResult(width=120, height=200, skeleton=MPII16, people=people, detector="centernet", detected=1)
+
+
+def test_people_figure_draws_each_box_and_skeleton_and_names_the_box_in_its_legend():
+    from hpe_utils.viz import BOX_COLOUR
+
+    img = np.zeros((200, 120, 3), np.uint8)
+    fig = plot_people(img, _result(), title="two people")
+    ax = fig.axes[0]
+    drawn = ax.get_images()[0].get_array()
+    def box_at(x: int) -> bool:
+        near = np.abs(drawn[100, max(0, x - 2):x + 3].astype(int) - BOX_COLOUR).max(axis=1)
+        return bool((near < 40).any())
+
+    assert box_at(10) and box_at(0)  # the detector box's left edge halfway down, and the given whole-image box's
+    assert not box_at(60)  # nothing of the box colour in between
+    assert drawn.reshape(-1, 3).any(axis=1).mean() > 0.02  # limbs drawn
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "person box (detector score)" in labels and ax.get_title() == "two people"
+    assert img.sum() == 0  # the caller's image untouched
