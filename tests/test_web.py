@@ -39,6 +39,7 @@ CROWD = REPO / "data" / "samples" / "lspet_im08995.jpg"  # 11 people found in 29
 DETECT_IMAGES = [MESSI, *sorted((REPO / "data" / "samples").glob("coco_*.jpg")), CROWD]
 COCO_CROWD = ("coco_sample", "coco_mini", "train2017", "000000129648.jpg")  # 12 people found (a skate bowl)
 TOLERANCE_PX = 1.0  # every joint within one image pixel of Predictor(backend="onnx")
+FLAT_PEAK = 0.2  # joints scoring less: position not compared (see _detector_parity)
 BOX_TOLERANCE_PX, BOX_SCORE_TOLERANCE = 1.0, 1e-3  # the page's detector boxes vs CenterNetDetector's
 LOAD_MS = 180_000  # generous: the CI machine has 2 shared cores and the model is 60 MB of wasm work
 
@@ -221,7 +222,11 @@ def _detector_parity(page: Page, url: str, path: Path, detector: CenterNetDetect
     for person, i in zip(r["people"], r["keep"]):
         ref = given.people[i]
         assert np.allclose(person["box"], page_boxes[i]) and person["box_score"] == pytest.approx(page_scores[i])
-        worst = max(worst, float(np.linalg.norm(np.asarray(person["keypoints"]) - ref.keypoints, axis=1).max()))
+        off = np.linalg.norm(np.asarray(person["keypoints"]) - ref.keypoints, axis=1)
+        # a joint scoring under FLAT_PEAK has a nearly flat heatmap whose argmax can jump between two peaks tied
+        # within float rounding (wasm and native sum in different orders: seen 40 px at score 0.08); its score
+        # is still compared below
+        worst = max(worst, float(off[ref.scores >= FLAT_PEAK].max(initial=0.0)))
         assert float(np.abs(np.asarray(person["scores"]) - ref.scores).max()) < 1e-3, path.name
         assert person["weak"] == ref.weak
     assert worst <= TOLERANCE_PX, (path.name, worst)
