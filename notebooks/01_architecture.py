@@ -63,8 +63,9 @@ print(model.config)
 # ## Shapes at every stage
 # The backbone halves the resolution five times (stride 32: 256x192 -> 8x6) while widening to 2048
 # channels (C5). Each deconvolution (kernel 4, stride 2, padding 1) doubles it again; three of them give
-# 64x48, one quarter of the input: the **output stride is 4**. Three is the paper's trade-off: each extra
-# doubling costs compute for little accuracy, and 1/4 resolution plus sub-pixel decoding is precise enough.
+# 64x48, one quarter of the input: the **output stride is 4**. Three is what the paper measured (its Table 1,
+# ResNet-50 at 256x192 on COCO val2017): with two deconvolutions (32x24 heatmaps) AP falls from 70.4 to 67.9; the
+# deconvolution kernel matters little (70.1, 70.3 and 70.4 for kernels 2, 3 and 4). It did not try four.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -104,7 +105,8 @@ plt.show()
 # %% [markdown]
 # ## A forward pass
 # A batch of two 256x192 images gives two stacks of 17 heatmaps of 64x48. The head starts from the
-# paper's initialisation (weights ~ N(0, 0.001)), so an untrained network outputs values near zero.
+# paper's initialisation (weights drawn from a normal distribution with mean 0 and standard deviation 0.001), so
+# an untrained network outputs values near zero.
 
 # %%
 # NBVAL_CHECK_OUTPUT
