@@ -184,11 +184,13 @@ def plot_heatmap_overlay(crop_rgb: np.ndarray, heatmaps: np.ndarray, *, alpha: f
     return fig
 
 
-def plot_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], suptitle: str) -> Any:
-    """Images in a row, each titled, for before/after and model-vs-model comparisons."""
+def plot_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], suptitle: str, *,
+                      width: float = 4.5) -> Any:
+    """Images in a row, each titled, for before/after and model-vs-model comparisons (``width`` inches each)."""
     if len(images) != len(titles):
         raise ValueError("one title per image")
-    fig, axes = _figure(1, len(images), figsize=(4.5 * len(images), 4.2))
+    aspect = max(im.shape[0] / max(im.shape[1], 1) for im in images)
+    fig, axes = _figure(1, len(images), figsize=(width * len(images), width * aspect + 0.9))
     for ax, img, t in zip(axes[0], images, titles):
         ax.imshow(img)
         ax.set_title(t)

@@ -67,15 +67,20 @@ print("image", image.shape, "| model input (w, h):", weights.input_size, "| skel
 
 # %% [markdown]
 # ## 1. Box -> centre and scale
-# With no detector, the whole image is the person box. The box is widened to the network's aspect ratio
+# A top-down model poses one person per box, and the box comes from a person detector: the shipped one (section
+# 9 shows it on a group photo) finds Messi with a score of 0.79. The box is widened to the network's aspect ratio
 # (1:1 here) and padded so limbs near the box edge stay in view: by **1.25** in the original code, by the
 # `box_padding` stored with the weights here (the model card says how it was chosen). Sizes are stored as
 # *scale* in units of **pixel_std = 200** pixels — an MPII convention the original code kept.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from hpe_utils.detect import load_detector
+
 w_in, h_in = weights.input_size
-box = [0, 0, image.shape[1], image.shape[0]]
+boxes, box_scores = load_detector("default")(image)  # [x, y, w, h] per person, and the detector's scores
+box = boxes[0]
+print("detector box", [round(float(v)) for v in box], f"score {box_scores[0]:.2f}")
 center, scale = box_to_center_scale(box, aspect_ratio=w_in / h_in, padding=weights.box_padding)
 print("box padding", weights.box_padding, "| centre", [round(float(v), 1) for v in center],
       "| scale", [round(float(v), 3) for v in scale], "=", [round(float(v)) for v in scale * 200], "pixels")
@@ -83,14 +88,21 @@ print("box padding", weights.box_padding, "| centre", [round(float(v), 1) for v 
 # %% [markdown]
 # ## 2. The affine crop
 # One 2x3 affine matrix maps that square region onto the network input; pixels outside the image are black.
+# On the right, for comparison, the whole image as the box: its 912-pixel width must fit, so Messi appears at about
+# half the size (a 1140-pixel square region instead of 620) and black bands fill more than half of the input.
 
 # %%
 patch = crop(image, center, scale, (w_in, h_in))
-fig, ax = plt.subplots(figsize=(4, 4))
-ax.imshow(patch)
-ax.set_title(f"Network input ({w_in}x{h_in})")
-ax.set_xlabel("x (input pixels)")
-ax.set_ylabel("y (input pixels)")
+whole_c, whole_s = box_to_center_scale([0, 0, image.shape[1], image.shape[0]], aspect_ratio=w_in / h_in,
+                                       padding=weights.box_padding)
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.8))
+for ax, img, title in ((axes[0], patch, "the detector's box (used below)"),
+                       (axes[1], crop(image, whole_c, whole_s, (w_in, h_in)), "the whole image as the box")):
+    ax.imshow(img)
+    ax.set_title(title)
+    ax.set_xlabel("x (input pixels)")
+    ax.set_ylabel("y (input pixels)")
+fig.suptitle(f"Network input ({w_in}x{h_in})")
 plt.show()
 
 # %% [markdown]
@@ -126,18 +138,40 @@ plot_keypoints(image, keypoints, scores[0], weights.skeleton, threshold=0.2, tit
 # belong. The original code shifts them one whole pixel right; `flip_test` shifts by exactly
 # `mirror_shift(W, w)` = 1 - w/W (interpolating the fraction). With the default model that is worth 0.3–0.4
 # points of PCK@0.2 over the whole pixel (on training and on validation images).
+#
+# To see the shift, decode the flipped-back heatmaps *alone* and compare each joint's x with the direct pass
+# (the joints scoring 0.3 or more): a mirror-symmetric network with the right shift would give 0.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
     mirrored = weights.model(torch.flip(x, dims=[3])).float()
 perm = weights.skeleton.flip_permutation()
-print("exact shift:", mirror_shift(w_in, codec.heatmap_size[0]), "heatmap px")
-for shift in (0.0, 1.0, mirror_shift(w_in, codec.heatmap_size[0])):
-    avg = (heatmaps + flip_back(mirrored, perm, shift).cpu().numpy()) / 2
-    c, s = codec.decode(avg)
-    moved = np.linalg.norm(c[0] - coords[0], axis=1)
-    print(f"shift={shift:4.2f}: mean score {s.mean():.2f}, joints moved vs no flip: mean {moved.mean():.1f} heatmap px")
+exact = mirror_shift(w_in, codec.heatmap_size[0])
+print("exact shift:", exact, "heatmap px")
+sure = scores[0] >= 0.3
+offsets = {}
+for shift in (0.0, 1.0, exact):
+    c, _ = codec.decode(flip_back(mirrored, perm, shift).cpu().numpy())
+    offsets[shift] = (c[0, :, 0] - coords[0, :, 0])[sure]
+    print(f"shift {shift:4.2f}: flipped-back x minus direct x, mean {offsets[shift].mean():+.2f}, "
+          f"median {np.median(offsets[shift]):+.2f} heatmap px over {sure.sum()} joints")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 2.8))
+for row, (shift, d) in enumerate(offsets.items()):
+    ax.plot(d, np.full(len(d), row), "o", alpha=0.6, label=f"shift {shift:.2f} (mean {d.mean():+.2f})")
+ax.axvline(0, color="grey", lw=1)
+ax.set(yticks=range(len(offsets)), yticklabels=[f"{s:.2f}" for s in offsets], ylim=(-0.6, len(offsets) - 0.4),
+       title="Where the flipped-back pass puts each joint, against the direct pass",
+       xlabel="x offset (heatmap pixels; negative: left)", ylabel="shift")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+plt.show()
+
+# %% [markdown]
+# Without a shift the mirrored pass puts the joints about 0.6 heatmap pixels left of the direct pass, close to
+# the 0.75 derived above; the original's whole pixel overshoots to about 0.4 right; the exact shift leaves the
+# smallest offset, what remains being the network's own asymmetry. One heatmap pixel is 4 input pixels here.
 
 # %% [markdown]
 # ## 6. Multi-scale test
@@ -184,7 +218,7 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 from hpe_utils import Predictor
 
-predictor = Predictor(weights, device=DEVICE, backend="torch", detector=None)  # eager fp32: the same keypoints on every machine; the whole image, as above
+predictor = Predictor(weights, device=DEVICE, backend="torch")  # eager fp32: the same keypoints on every machine; the detector's box, as above
 result = predictor(DATA / "messi_kick.webp")
 person = result.people[0]
 for name, (px, py), sc in zip(result.skeleton.joints, person.keypoints, person.scores):
@@ -208,7 +242,7 @@ course_img = read_image(DATA / "messi_connected_course.png")
 ours = predictor.skeleton
 drawn = draw_skeleton(image, person.keypoints, person.scores, ours, 0.2)
 plot_side_by_side([course_img, drawn], ["original course (ResNet-50, MSRA)", "this project's default (ResNet-18)"],
-                  "Messi: the course's output and ours")
+                  "Messi: the course's output and ours", width=6)
 
 # %% [markdown]
 # How close is each to the joints? `data/messi_kick_manual_keypoints.json` holds our approximate manual
@@ -243,9 +277,9 @@ for label, kp in (("original course", ref), ("this project", person.keypoints)):
 from hpe_utils.viz import plot_people
 
 group = read_image(DATA / "group_photo_coco_000000000790.jpg")
-whole = Predictor(weights, device=DEVICE, backend="torch", detector=None)(group)  # sections 1-7: one box
+whole = Predictor(weights, device=DEVICE, backend="torch", detector=None)(group)  # no detector: the whole photo as one box
 found = Predictor(weights, device=DEVICE, backend="torch")(group)  # the default: the shipped detector
-fig, axes = plt.subplots(2, 1, figsize=(9, 12.5))
+fig, axes = plt.subplots(2, 1, figsize=(7, 9.8))
 plot_people(group, whole, title=f"detector=None: the whole image is one box, {len(whole.people)} pose",
             ax=axes[0])
 plot_people(group, found, title=f"the default detector ({found.detector}): {len(found.people)} boxes, "
