@@ -144,26 +144,21 @@ else:
 # The model runs in *your* browser: this notebook only hands out files. Pick a photo or start the webcam.
 
 # %%
-import functools
-import http.server
-import threading
+import contextlib
+from urllib.parse import urlparse
 
+from hpe_utils.web import serve_site
 
-class QuietFiles(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no line per request in the notebook
-        pass
-
-
+static = contextlib.ExitStack()  # keeps the server running until the cell after the table closes it
 if site is not None:
-    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=str(SITE)))
-    threading.Thread(target=static.serve_forever, daemon=True).start()
-    port = static.server_address[1]
+    url = static.enter_context(serve_site(SITE, isolate=True))  # with the headers that give the page threads
+    port = urlparse(url).port
     if "google.colab" in sys.modules:
         from google.colab import output
 
         output.serve_kernel_port_as_window(port, anchor_text="open the pose page (runs in your browser)")
     else:
-        print(f"open http://127.0.0.1:{port}/ in a browser")
+        print(f"open {url} in a browser")
 
 # %% [markdown]
 # ### Lambda or the browser?
@@ -173,9 +168,9 @@ if site is not None:
 # | | REST service (`hpe serve`, Lambda) | in the browser (ONNX Runtime Web) |
 # |---|---|---|
 # | who pays for compute | you, per request (Lambda bills GB-seconds) | the visitor's device; you pay only for static hosting |
-# | one photo, flip test on | about 0.1 s of server CPU (eager PyTorch; README, Speed) + the upload | 0.17 s (2 wasm threads) – 0.29 s (1 thread) |
-# | first use | a cold Lambda start loads torch (seconds) | downloads 45 MB once (31 MB fp16 model + 14 MB runtime; the browser caches it), first pose 1.2 s after opening the page on localhost |
-# | webcam | a round trip per frame: impractical | about 10 frames/s with threads, 4 without (flip test off) |
+# | a photo of 3 people, flip test on | 0.14–0.26 s of server CPU (README, "Speed: detector and poses") + the upload | 0.43 s (2 wasm threads) – 0.75 s (1 thread), detector included |
+# | first use | a cold Lambda start loads torch (seconds) | downloads 53 MB once (31 MB fp16 model, 14 MB runtime, 8 MB person detector; the browser caches it), first pose 1.2–2.8 s after opening the page on localhost |
+# | webcam | a round trip per frame: impractical | 3.6–9 frames/s with threads, 2–4 without (flip test off; the slower figures on the slower of two machines) |
 # | privacy | images travel to your server | images never leave the device |
 # | works offline | no | yes, once loaded |
 #
@@ -183,8 +178,7 @@ if site is not None:
 # model several times slower), on the first visit's download, and when you must log or control what is run.
 
 # %%
-if site is not None:
-    static.shutdown()
+static.close()  # stop the file server
 
 # %% [markdown]
 # ## Exercises
