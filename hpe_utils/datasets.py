@@ -5,6 +5,7 @@ chosen skeleton; :class:`TopDownDataset` turns them into network inputs and code
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ class PoseSample:
 
     image: str
     keypoints: np.ndarray  # (K, 2) image pixels, 0-based
-    visible: np.ndarray  # (K,) 1 = labelled, 0 = not
+    visible: np.ndarray  # (K,) > 0 = labelled, 0 = not; a value below 1 also scales the joint's loss (soft label)
     center: np.ndarray  # (2,)
     scale: np.ndarray  # (2,) in units of PIXEL_STD
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. head box for PCKh, COCO ids, area
@@ -77,13 +78,60 @@ def box_from_keypoints(keypoints: np.ndarray, visible: np.ndarray, margin: float
     return np.array([x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)], dtype=np.float32)
 
 
+LSP_LABELS_FORMAT = "hpe-lsp-labels/1"  # the override file's layout tag (save_lsp_labels / load_lsp_labels)
+
+
+@dataclass(frozen=True)
+class LspLabels:
+    """Replacement LSP-14 labels for some images (e.g. teacher-cleaned), tied to the joints.mat they were made from."""
+
+    indices: np.ndarray  # (N,) int, 0-based LSP image indices
+    keypoints: np.ndarray  # (N, 14, 2) float32 image pixels, 0-based, LSP-14 order
+    weights: np.ndarray  # (N, 14) float32: 0 = unlabelled, 1 = labelled, between = soft target weight
+    joints_sha256: str  # SHA-256 of the joints.mat the labels replace, so they never land on other data
+    meta: dict[str, Any] = field(default_factory=dict)  # how they were made (free-form, JSON)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """A file's SHA-256 (labels overrides name the joints.mat they belong to)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_lsp_labels(path: str | os.PathLike, labels: LspLabels) -> Path:
+    """Write an override file (compressed .npz, float32 coordinates) that ``lsp_samples(labels=...)`` reads back."""
+    kp = np.asarray(labels.keypoints, np.float32)
+    w = np.asarray(labels.weights, np.float32)
+    idx = np.asarray(labels.indices, np.int64)
+    if kp.shape != (len(idx), 14, 2) or w.shape != (len(idx), 14):
+        raise ValueError(f"labels must be (N, 14, 2) and (N, 14) for N indices, got {kp.shape} and {w.shape}")
+    if not ((w >= 0) & (w <= 1)).all() or len(np.unique(idx)) != len(idx):
+        raise ValueError("label weights must lie in [0, 1] and indices must be unique")
+    meta = {**labels.meta, "format": LSP_LABELS_FORMAT, "joints_sha256": labels.joints_sha256}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, indices=idx, keypoints=kp, weights=w, meta=np.asarray(json.dumps(meta)))
+    return path
+
+
+def load_lsp_labels(path: str | os.PathLike) -> LspLabels:
+    """Read an override file written by :func:`save_lsp_labels` (its format tag is checked)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta.get("format") != LSP_LABELS_FORMAT:
+            raise ValueError(f"{path} is not an LSP labels file ({LSP_LABELS_FORMAT}): format {meta.get('format')!r}")
+        return LspLabels(z["indices"].astype(np.int64), z["keypoints"].astype(np.float32),
+                         z["weights"].astype(np.float32), str(meta["joints_sha256"]), meta)
+
+
 def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, skeleton: str | Skeleton = "mpii16",
                 aspect_ratio: float = 1.0, image_pattern: str = "im{:05d}.jpg",
-                padding: float = BOX_PADDING) -> list[PoseSample]:
+                padding: float = BOX_PADDING, labels: str | os.PathLike | None = None) -> list[PoseSample]:
     """LSP/LSPet samples (image ``n`` is ``images/im{n+1:05d}.jpg``), converted to ``skeleton``.
 
     ``indices`` are 0-based image indices; the box is the labelled joints' extent plus 10%, cropped with
-    ``padding`` times its size.
+    ``padding`` times its size. ``labels`` names an override file (:func:`save_lsp_labels`, e.g. teacher-cleaned
+    labels): its images take those joints and weights, while the box stays the one of joints.mat, so the crops
+    do not move.
     """
     padding = check_box_padding(padding)
     root = Path(root)
@@ -91,6 +139,14 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
     if sk not in (LSP14, MPII16):
         raise ValueError(f"LSP converts to lsp14 or mpii16, not {sk.name}")
     kp_all, lab_all = load_lsp_joints(root / "joints.mat")
+    override: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if labels is not None:
+        lab = load_lsp_labels(labels)
+        if lab.joints_sha256 != file_sha256(root / "joints.mat"):
+            raise ValueError(f"{labels} was made for another joints.mat than {root / 'joints.mat'}")
+        if len(lab.indices) and (lab.indices.min() < 0 or lab.indices.max() >= len(kp_all)):
+            raise ValueError(f"{labels} names images outside 0..{len(kp_all) - 1}")
+        override = {int(i): (k, w) for i, k, w in zip(lab.indices, lab.keypoints, lab.weights)}
     idx = range(len(kp_all)) if indices is None else indices
     out = []
     for i in idx:
@@ -99,6 +155,8 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
             continue
         box = box_from_keypoints(kp14, lab14)
         c, s = box_to_center_scale(box, aspect_ratio, padding)
+        if int(i) in override:
+            kp14, lab14 = override[int(i)]
         kp, vis = (kp14, lab14) if sk is LSP14 else lsp_to_mpii(kp14, lab14)
         out.append(PoseSample(str(root / "images" / image_pattern.format(i + 1)), kp, vis, c, s,
                               {"index": int(i), "box": box, "lsp_keypoints": kp14, "lsp_visible": lab14}))
@@ -192,17 +250,17 @@ def find_image_dir(ann_file: Path, first_image: str | None, folders: Sequence[Pa
 
 
 def _lsp(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
-         images: str | os.PathLike | None) -> list[PoseSample]:
-    return lsp_samples(data, indices, sk, aspect, padding=padding)
+         images: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> list[PoseSample]:
+    return lsp_samples(data, indices, sk, aspect, padding=padding, labels=labels)
 
 
 def _coco(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
-          images: str | os.PathLike | None) -> list[PoseSample]:
+          images: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> list[PoseSample]:
     return coco_samples(data, images, aspect, padding=padding)
 
 
 def _mpii(data: str | os.PathLike, sk: Skeleton, aspect: float, padding: float, indices: Sequence[int] | None,
-          images: str | os.PathLike | None) -> list[PoseSample]:
+          images: str | os.PathLike | None, labels: str | os.PathLike | None = None) -> list[PoseSample]:
     return mpii_samples(data, images, padding=padding)
 
 
@@ -214,15 +272,15 @@ class DatasetInfo:
     summary: str
     data: str  # what --data names
     skeletons: tuple[str, ...]  # skeletons its joints can be given in (the first is its own)
-    load: Callable[[str | os.PathLike, Skeleton, float, float, Sequence[int] | None, str | os.PathLike | None],
-                   list[PoseSample]]
+    load: Callable[..., list[PoseSample]]  # (data, skeleton, aspect, padding, indices, images, labels) -> samples
     takes_range: bool = False  # --range picks images (LSP's files are numbered)
+    takes_labels: bool = False  # a labels override file can replace its annotations (LSP: teacher-cleaned labels)
     scores: tuple[str, ...] = ()  # its benchmark's own scores beside PCK: "pckh" (head boxes), "coco_oks" (the json)
 
 
 DATASETS: Mapping[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("lsp", "Leeds Sports Pose / LSP-extended", "folder with joints.mat and images/", ("lsp14", "mpii16"),
-                _lsp, takes_range=True),
+                _lsp, takes_range=True, takes_labels=True),
     DatasetInfo("coco", "COCO keypoints", "person_keypoints_*.json (images found beside it or with --images)",
                 ("coco17",), _coco, scores=("coco_oks",)),
     DatasetInfo("mpii", "MPII in the original Simple Baselines json", "the json (images found beside it or with --images)",
@@ -232,11 +290,13 @@ DATASETS: Mapping[str, DatasetInfo] = {d.name: d for d in (
 
 def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skeleton, aspect_ratio: float,
                     padding: float = BOX_PADDING, indices: Sequence[int] | None = None,
-                    images: str | os.PathLike | None = None) -> list[PoseSample]:
+                    images: str | os.PathLike | None = None,
+                    labels: str | os.PathLike | None = None) -> list[PoseSample]:
     """Samples of any registered dataset: the one entry point ``hpe train`` and ``hpe eval`` share.
 
-    ``indices`` pick images where the dataset numbers them (LSP); other files come whole. A skeleton the data
-    cannot give is an error here rather than wrong joints later.
+    ``indices`` pick images where the dataset numbers them (LSP); other files come whole. ``labels`` is an
+    override file for datasets that take one (LSP, :func:`save_lsp_labels`). A skeleton the data cannot give is
+    an error here rather than wrong joints later.
     """
     sk = get_skeleton(skeleton)
     if dataset not in DATASETS:
@@ -246,9 +306,12 @@ def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skele
         if indices is not None and not info.takes_range:
             raise ValueError(f"an index range applies to {', '.join(n for n, d in DATASETS.items() if d.takes_range)} "
                              f"only, not {dataset}")
+        if labels is not None and not info.takes_labels:
+            raise ValueError(f"a labels override applies to {', '.join(n for n, d in DATASETS.items() if d.takes_labels)} "
+                             f"only, not {dataset}")
         if sk.name not in info.skeletons:
             raise ValueError(f"{dataset} annotations give {' or '.join(info.skeletons)} joints, but the skeleton is {sk.name}")
-        return info.load(data, sk, aspect_ratio, padding, indices, images)
+        return info.load(data, sk, aspect_ratio, padding, indices, images, labels)
     except (OSError, ValueError, KeyError, IndexError) as e:
         detail = f"a record has no {e} field" if isinstance(e, KeyError) else str(e)
         raise DatasetError(f"cannot read {dataset} data from {data}: {detail}") from e
@@ -347,6 +410,7 @@ class TopDownDataset(torch.utils.data.Dataset):
             if self.augment.erase_prob > 0 and rng.random() < self.augment.erase_prob:
                 patch = random_erase(patch, rng)
         target, weight = self.codec.encode(kp, vis)
+        weight = weight * np.clip(vis, 0.0, 1.0).astype(np.float32)  # soft labels (0 < vis < 1) weigh their joint less
         x = normalize(patch[None], self.color_order)[0]
         return {
             "image": torch.from_numpy(x),
@@ -359,7 +423,8 @@ class TopDownDataset(torch.utils.data.Dataset):
 
 
 __all__ = [
-    "AugmentConfig", "DATASETS", "DatasetError", "DatasetInfo", "PoseSample", "TopDownDataset", "box_from_keypoints",
-    "coco_samples", "dataset_samples", "find_image_dir", "load_lsp_joints", "lsp_samples", "mpii_samples",
-    "sample_augmentation", "warp_sample",
+    "AugmentConfig", "DATASETS", "DatasetError", "DatasetInfo", "LSP_LABELS_FORMAT", "LspLabels", "PoseSample",
+    "TopDownDataset", "box_from_keypoints", "coco_samples", "dataset_samples", "file_sha256", "find_image_dir",
+    "load_lsp_joints", "load_lsp_labels", "lsp_samples", "mpii_samples", "sample_augmentation", "save_lsp_labels",
+    "warp_sample",
 ]

@@ -170,7 +170,8 @@ def lsp_to_mpii(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray,
     """Convert LSP-14 keypoints (..., 14, 2) and visibility (..., 14) to MPII-16.
 
     Pelvis is the mid-point of the hips and thorax the mid-point of the shoulders, each defined only
-    when both parents are labelled; undefined joints get coordinates 0 and visibility 0.
+    when both parents are labelled (with the weaker parent's visibility, for soft labels); undefined joints get
+    coordinates 0 and visibility 0.
     """
     keypoints = np.asarray(keypoints, dtype=np.float32)
     visible = np.asarray(visible, dtype=np.float32)
@@ -185,7 +186,7 @@ def lsp_to_mpii(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray,
         both = (visible[..., a] > 0) & (visible[..., b] > 0)
         mid = (keypoints[..., a, :] + keypoints[..., b, :]) / 2
         out[..., m, :] = np.where(both[..., None], mid, 0.0)
-        vis[..., m] = both.astype(np.float32)
+        vis[..., m] = np.where(both, np.minimum(visible[..., a], visible[..., b]), 0.0)  # soft parents: the weaker
     out[vis == 0] = 0.0
     return out, vis
 

@@ -41,6 +41,7 @@ class TrainConfig:
     dataset: str = "lsp"  # a name of datasets.DATASETS
     data: str = "../shared/data/lspet"  # what that dataset's loader reads (DATASETS[dataset].data)
     images: str | None = None  # coco/mpii: image folder (default: found beside the json, see dataset_samples)
+    labels_override: str | None = None  # lsp: train on these labels (datasets.save_lsp_labels); val keeps the dataset's
     train_range: tuple[int, int] | None = (0, 8500)  # numbered datasets (lsp): 0-based image indices [start, stop)
     val_range: tuple[int, int] | None = (8500, 9000)
     val_fraction: float = 0.1  # the others: last share of samples for validation
@@ -79,6 +80,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.labels_override and not DATASETS[self.dataset].takes_labels:
+            raise ValueError(f"labels_override applies to {', '.join(n for n, d in DATASETS.items() if d.takes_labels)} "
+                             f"only, not {self.dataset}")
         if self.init_weights and self.backbone_weights:
             raise ValueError("init_weights and backbone_weights are both set: start from one or the other")
 
@@ -106,7 +110,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     if DATASETS[cfg.dataset].takes_range:
         tr = range(*cfg.train_range) if cfg.train_range else None
         va = range(*cfg.val_range) if cfg.val_range else None
-        train_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, tr)
+        train_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, tr, labels=cfg.labels_override)
         val_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, va) if va is not None else []
     else:
         samples = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, images=cfg.images)

