@@ -5,7 +5,6 @@ chosen skeleton; :class:`TopDownDataset` turns them into network inputs and code
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from scipy.io import loadmat
 from tqdm.auto import tqdm
 
 from .codec import HeatmapCodec
+from .download import sha256_file
 from .errors import DatasetError
 from .images import read_image
 from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
@@ -92,11 +92,6 @@ class LspLabels:
     meta: dict[str, Any] = field(default_factory=dict)  # how they were made (free-form, JSON)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """A file's SHA-256 (labels overrides name the joints.mat they belong to)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def save_lsp_labels(path: str | os.PathLike, labels: LspLabels) -> Path:
     """Write an override file (compressed .npz, float32 coordinates) that ``lsp_samples(labels=...)`` reads back."""
     kp = np.asarray(labels.keypoints, np.float32)
@@ -142,7 +137,7 @@ def lsp_samples(root: str | os.PathLike, indices: Sequence[int] | None = None, s
     override: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if labels is not None:
         lab = load_lsp_labels(labels)
-        if lab.joints_sha256 != file_sha256(root / "joints.mat"):
+        if lab.joints_sha256 != sha256_file(root / "joints.mat"):
             raise ValueError(f"{labels} was made for another joints.mat than {root / 'joints.mat'}")
         if len(lab.indices) and (lab.indices.min() < 0 or lab.indices.max() >= len(kp_all)):
             raise ValueError(f"{labels} names images outside 0..{len(kp_all) - 1}")
@@ -424,7 +419,7 @@ class TopDownDataset(torch.utils.data.Dataset):
 
 __all__ = [
     "AugmentConfig", "DATASETS", "DatasetError", "DatasetInfo", "LSP_LABELS_FORMAT", "LspLabels", "PoseSample",
-    "TopDownDataset", "box_from_keypoints", "coco_samples", "dataset_samples", "file_sha256", "find_image_dir",
+    "TopDownDataset", "box_from_keypoints", "coco_samples", "dataset_samples", "find_image_dir",
     "load_lsp_joints", "load_lsp_labels", "lsp_samples", "mpii_samples", "sample_augmentation", "save_lsp_labels",
     "warp_sample",
 ]

@@ -38,6 +38,17 @@ def _plain_backend_by_default(monkeypatch):
     monkeypatch.setenv("HPE_BACKEND", "torch")
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a small shared CPU, two OpenMP threads contending with other work run ~50x slower."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def default():
     """The embedded default weights, loaded once (engine and auto tests build many predictors of them)."""

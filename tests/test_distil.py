@@ -13,10 +13,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-import torch
 
-from hpe_utils.datasets import (LspLabels, dataset_samples, file_sha256, load_lsp_joints, load_lsp_labels,
-                                lsp_samples, save_lsp_labels)
+from hpe_utils.datasets import (LspLabels, dataset_samples, load_lsp_joints, load_lsp_labels, lsp_samples,
+                                save_lsp_labels)
+from hpe_utils.download import sha256_file
 from hpe_utils.errors import DatasetError
 from hpe_utils.skeletons import LSP14
 from hpe_utils.train import TrainConfig, build_datasets, train
@@ -40,13 +40,7 @@ def _load_teachers() -> ModuleType:
 T = _load_teachers()
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread, as in test_train.py: the CPU is small and shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny trainings on a shared CPU
 
 
 def _pose() -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +121,7 @@ def _fixture_labels(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     new_kp[1] = new_kp[1][LSP14.flip_permutation()]
     new_w[1] = new_w[1][LSP14.flip_permutation()]
     path = save_lsp_labels(tmp_path / "lsp_test.npz", LspLabels(np.array([0, 2]), new_kp, new_w,
-                                                                 file_sha256(FIX / "lsp" / "joints.mat"), {"why": "t"}))
+                                                                 sha256_file(FIX / "lsp" / "joints.mat"), {"why": "t"}))
     return path, new_kp, new_w
 
 

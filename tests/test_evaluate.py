@@ -17,13 +17,7 @@ FIX = Path(__file__).resolve().parent / "fixtures"
 REPO = FIX.parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a small shared CPU, two OpenMP threads contending with other work run ~50x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: tiny trainings on a shared CPU
 
 
 def _ds(skeleton=MPII16, size=(64, 64)):

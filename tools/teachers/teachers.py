@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from hpe_utils.download import sha256_file
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -172,15 +173,6 @@ def image_to_crop(xy: np.ndarray, center: np.ndarray, scale: np.ndarray, size: i
 
 
 # ---------------------------------------------------------------- the teachers
-
-def sha256_file(path: Path) -> str:
-    """The file's SHA-256, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 class TeacherError(RuntimeError):
     """A teacher cannot be used (missing, or not the verified file): the message says what to do."""
@@ -630,7 +622,7 @@ def lever_options(lever: str, base: CleanOptions = CleanOptions()) -> CleanOptio
 def clean_set(stores: Mapping[str, LabelStore], opts: CleanOptions,
               data: Path = SHARED / "lspet", rng: tuple[int, int] = (0, 8500)) -> tuple[Any, dict[str, int]]:
     """The LSP training images' labels, cleaned with the stored teachers -> (``LspLabels``, counts)."""
-    from hpe_utils.datasets import LspLabels, file_sha256, lsp_samples
+    from hpe_utils.datasets import LspLabels, lsp_samples
 
     samples = lsp_samples(data, range(*rng), "lsp14", 1.0, padding=PADDING)
     ids = [int(s.extra["index"]) + 1 for s in samples]
@@ -648,7 +640,7 @@ def clean_set(stores: Mapping[str, LabelStore], opts: CleanOptions,
     meta = {"made_by": "tools/teachers/teachers.py clean", "options": dataclasses.asdict(opts), "counts": counts,
             "teachers": {n: s.meta.get("sha256") for n, s in stores.items()}, "range": list(rng),
             "made": dt.datetime.now().isoformat(timespec="seconds")}
-    labels = LspLabels(np.asarray([i - 1 for i in ids], np.int64), kp, w, file_sha256(data / "joints.mat"), meta)
+    labels = LspLabels(np.asarray([i - 1 for i in ids], np.int64), kp, w, sha256_file(data / "joints.mat"), meta)
     return labels, counts
 
 
