@@ -293,20 +293,12 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from hpe_utils.tracking import iou_matrix
+
 annotated = np.array([p["bbox"] for p in json.loads((DATA / "group_photo_coco_000000000790.json").read_text())["people"]])
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Overlap of two [x, y, w, h] boxes over their union."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
+best_iou = iou_matrix([p.box for p in found.people], annotated).max(axis=1)  # each detection's best annotated box
 print(f"annotated people: {len(annotated)} | detections: {found.detected} (score >= 0.25)")
-for i, p in enumerate(found.people):
-    best = max(iou(p.box, a) for a in annotated)
+for i, (p, best) in enumerate(zip(found.people, best_iou)):
     print(f"box {i}: x={p.box[0]:4.0f} y={p.box[1]:4.0f} w={p.box[2]:4.0f} h={p.box[3]:4.0f}  score {p.box_score:.2f}"
           f"  best IoU {best:.2f}")
 
