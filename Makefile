@@ -48,7 +48,7 @@ test-fast: setup
 # re-create every notebook from its paired py:percent script and run it, storing the outputs ("Run all" times
 # and sizes are printed: the README's notebook table quotes them)
 notebooks: setup
-	cd notebooks && for f in 0*.py; do s=$$(date +%s); jupytext --to ipynb -q "$$f" && \
+	cd notebooks && for f in [0-9][0-9]_*.py; do s=$$(date +%s); jupytext --to ipynb -q "$$f" && \
 	  HPE_OFFLINE=1 HPE_NO_WIDGETS=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb" 2>/dev/null || exit 1; \
 	  echo "$${f%.py}: run all $$(( $$(date +%s) - s )) s, $$(( $$(wc -c < "$${f%.py}.ipynb") / 1024 )) KB"; done
 

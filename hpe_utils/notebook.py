@@ -33,12 +33,12 @@ NOTEBOOK_EXTRAS: dict[str, tuple[str, ...]] = {
     "01_architecture": (),
     "02_heatmap_targets": ("widgets",),
     "03_pretrained_weights": (),
-    "04_inference_messi": (),
-    "05_skeleton_drawing": ("widgets",),
-    "06_jit_tracing_export": ("export",),
-    "07_serving": ("serve", "export"),  # export: the ONNX model of the in-browser site
-    "08_training": (),
-    "09_video_tracking": (),
+    "05_inference_messi": (),
+    "06_skeleton_drawing": ("widgets",),
+    "07_jit_tracing_export": ("export",),
+    "08_serving": ("serve", "export"),  # export: the ONNX model of the in-browser site
+    "09_training": (),
+    "10_video_tracking": (),
 }
 
 SETUP_CELL = '''import importlib.util
@@ -71,7 +71,7 @@ _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s
 
 
 def first_cell(notebook: str, repo_url: str = REPO_URL) -> str:
-    """The setup cell of ``notebook`` (e.g. "06_jit_tracing_export"), with its extras and the repository URL."""
+    """The setup cell of ``notebook`` (e.g. "07_jit_tracing_export"), with its extras and the repository URL."""
     extras = NOTEBOOK_EXTRAS[notebook]
     target = f'CLONE + "[{",".join(extras)}]"' if extras else "CLONE"
     return SETUP_CELL.format(repo_url=repo_url, clone_dir=CLONE_DIR, target=target)
@@ -119,7 +119,7 @@ def explore(show: Callable[..., None], **controls: Any) -> None:
     widget manager do not draw: the plain picture first means everyone sees the figure, and a live kernel
     (JupyterLab, Colab) adds the sliders below it. Headless runs (``$HPE_NO_WIDGETS``: ``make notebooks``,
     the tests) draw the picture only: nobody can move a slider there, and a figure displayed from an
-    ``interact`` callback now and then deadlocks nbclient (jupyter/nbclient#312; seen here with notebook 05).
+    ``interact`` callback now and then deadlocks nbclient (jupyter/nbclient#312; seen here with notebook 06).
     """
     import ipywidgets  # the [widgets] extra: notebooks that explore install it in their first cell
 

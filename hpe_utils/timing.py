@@ -1,6 +1,6 @@
 """Honest timing on a noisy machine: warm-up, medians, and engines timed side by side in interleaved rounds.
 
-Used by ``auto`` to rank engines, by the benchmarks under ``bench/`` and by notebook 06.
+Used by ``auto`` to rank engines, by the benchmarks under ``bench/`` and by notebook 07.
 """
 from __future__ import annotations
 

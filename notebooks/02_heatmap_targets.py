@@ -148,7 +148,7 @@ print("in input pixels:", quarter.heatmap_to_input(coords)[0].tolist())
 # heatmap with the target's Gaussian, takes its log, and jumps to the top of the parabola fitted at the
 # argmax (one Newton step: offset = -H⁻¹·gradient). Below, a bump centred between pixels: the quarter step
 # can only land on a quarter-pixel grid; DARK finds the centre. On the default model this is worth about
-# one point of PCK@0.2 (0.642 → 0.653 on validation, with the exact flip shift of notebook 04).
+# one point of PCK@0.2 (0.642 → 0.653 on validation, with the exact flip shift of notebook 05).
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -139,7 +139,7 @@ with tempfile.TemporaryDirectory() as tmp:
 # NBVAL_CHECK_OUTPUT
 from hpe_utils import Predictor
 
-# backend="torch": eager fp32, so the numbers printed here are the same on every machine (notebook 06: engines)
+# backend="torch": eager fp32, so the numbers printed here are the same on every machine (notebook 07: engines)
 right = Predictor(default, color_order="rgb", backend="torch", device=DEVICE, detector=None)  # whole images
 wrong = Predictor(default, color_order="bgr", backend="torch", device=DEVICE, detector=None)
 moves, score_drop = [], []

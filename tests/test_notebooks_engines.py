@@ -16,7 +16,7 @@ from hpe_utils.engines import ENGINES, engines_for
 
 REPO = Path(__file__).resolve().parent.parent
 # the notebooks that predict with the default weights and print rounded keypoints in checked cells
-NOTEBOOKS = ["notebooks/03_pretrained_weights.ipynb", "notebooks/04_inference_messi.ipynb"]
+NOTEBOOKS = ["notebooks/03_pretrained_weights.ipynb", "notebooks/05_inference_messi.ipynb"]
 # every engine auto may pick on a CPU (int8 and TorchScript it never picks), where it can be built here
 CPU_ENGINES = [n for n in engines_for("cpu") if "cpu" in ENGINES[n].auto_on and ENGINES[n].missing() is None]
 

@@ -5,13 +5,13 @@ import pytest
 
 jupytext = pytest.importorskip("jupytext")
 NB = Path(__file__).resolve().parent.parent / "notebooks"
-PAIRS = sorted(NB.glob("0*.py"))
+PAIRS = sorted(NB.glob("[0-9][0-9]_*.py"))
 
 
 def test_every_notebook_has_a_script_and_the_numbering_is_complete():
     names = [p.stem for p in PAIRS]
     assert [n[:2] for n in names] == [f"{i:02d}" for i in range(1, len(names) + 1)]
-    assert {p.stem for p in NB.glob("0*.ipynb")} == set(names)
+    assert {p.stem for p in NB.glob("[0-9][0-9]_*.ipynb")} == set(names)
 
 
 @pytest.mark.parametrize("script", PAIRS, ids=[p.stem for p in PAIRS])

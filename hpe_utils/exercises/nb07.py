@@ -1,235 +1,202 @@
-"""Exercises of notebook 07_serving: read the API's JSON record, then call the API and handle its errors."""
+"""Exercises of notebook 07_jit_tracing_export: an honest latency measurement, and torch.export with a dynamic batch."""
 from __future__ import annotations
 
-import json
-import warnings
-from typing import Any, Callable
+import copy
+import time
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
-from ..files import repo_root
-from ..predictor import Person, PoseResult, Predictor
-from ..serve import Limits, create_app
-from ..skeletons import COCO17, MPII16, Skeleton
+from ..formats import export_program
+from ..timing import median_ms
 from .core import Exercise, Wrong, call, describe
 
-NOTEBOOK = "07_serving"
-ROUNDING = 0.006  # the record rounds coordinates to 0.01 px
-MAX_UPLOAD = 50_000  # the check's server refuses bodies over this many bytes (413), small so the case is cheap
+NOTEBOOK = "07_jit_tracing_export"
 
 
-def _as_keypoints(got: Any, want: np.ndarray, words: str) -> np.ndarray:
-    """The learner's keypoints as a float array of the expected shape, or a Wrong that says what the shape means."""
-    if isinstance(got, dict):
-        raise Wrong(f"on {words} you returned a dict ({', '.join(map(str, list(got)[:4]))}, …), the JSON record "
-                    "itself: take each person's keypoints from it and return them as one array (people, joints, 2)")
-    try:
-        arr = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise Wrong(f"return a numpy array of shape (people, joints, 2); on {words} you returned {describe(got)}") from None
-    p, k = want.shape[:2]
-    if arr.shape == want.shape:
-        return arr
-    if arr.shape == (p, k, 3):
-        raise Wrong(f"on {words} your array has shape {arr.shape}: each joint in the record is [x, y, score] — keep "
-                    "only x and y (the first two)")
-    if p == 1 and arr.shape == (k, 2):
-        raise Wrong(f"on {words} your array has shape {arr.shape}, it should be {want.shape}: keep the people axis "
-                    "even for one person (the record's 'people' is a list)")
-    if p == 0:
-        raise Wrong(f"on {words} your array has shape {arr.shape}, it should be "
-                    f"{want.shape}: zero people, but still {k} joints of (x, y) — take the number of joints from "
-                    "record['joints'], e.g. np.zeros((0, len(record['joints']), 2))")
-    if arr.shape[:2] == (p, k) or arr.ndim != 3:
-        raise Wrong(f"on {words} your array has shape {arr.shape}, it should be {want.shape} = (people, joints, 2)")
-    raise Wrong(f"on {words} your array has shape {arr.shape}, it should be {want.shape}: {p} people of {k} joints")
+# ------------------------------------------------------------------ 6.1 latency
+
+class _Scripted:
+    """A stand-in for a model call: call i sleeps script[i] seconds, and how long each call really took is recorded."""
+
+    def __init__(self, script: Sequence[float]) -> None:
+        self.script = list(script)
+        self.took: list[float] = []  # milliseconds, as measured inside the call
+
+    def __call__(self) -> None:
+        i = len(self.took)
+        t0 = time.perf_counter()
+        time.sleep(self.script[min(i, len(self.script) - 1)])
+        self.took.append((time.perf_counter() - t0) * 1000)
 
 
-def _compare_keypoints(arr: np.ndarray, want: np.ndarray, joints: tuple[str, ...], words: str) -> None:
-    """Say which joint of which person is where, and name a swap of x and y."""
-    err = np.abs(arr - want).max(axis=-1)
-    if err.size == 0 or err.max() <= ROUNDING:
-        return
-    if np.abs(arr[..., ::-1] - want).max() <= ROUNDING:
-        raise Wrong(f"on {words} x and y are swapped: each joint in the record is [x, y, score], x first")
-    pi, ki = np.unravel_index(int(err.argmax()), err.shape)
-    raise Wrong(f"on {words} person {pi}'s {joints[ki]} (joint {ki}) is at ({arr[pi, ki, 0]:.2f}, {arr[pi, ki, 1]:.2f}), "
-                f"it should be at ({want[pi, ki, 0]:.2f}, {want[pi, ki, 1]:.2f})")
+def _close(value: float, target: float) -> bool:
+    """Within the noise of a shared machine: 2 ms or 40%, whichever is larger."""
+    return abs(value - target) <= max(2.0, 0.4 * target)
 
 
-def _person(rng: np.random.Generator, width: int, height: int, k: int) -> Person:
-    """A person with keypoints that are not round numbers (so rounding and order show)."""
-    kp = rng.uniform((0, 0), (width - 1, height - 1), size=(k, 2)).astype(np.float32)
-    box = np.array([kp[:, 0].min(), kp[:, 1].min(), np.ptp(kp[:, 0]) + 1, np.ptp(kp[:, 1]) + 1], np.float32)
-    return Person(box, kp, rng.uniform(0.05, 0.95, size=k).astype(np.float32))
-
-
-def _records() -> list[tuple[dict[str, Any], np.ndarray, Skeleton, str]]:
-    """Records serialised by the library's own PoseResult.to_json (the server's code), with the arrays behind them."""
-    rng = np.random.default_rng(7)
-    out = []
-    for sk, n, (w, h), words in [(MPII16, 1, (912, 516), "a record with one person (mpii16, 16 joints)"),
-                                 (COCO17, 2, (640, 480), "a record with two people (coco17, 17 joints)"),
-                                 (MPII16, 0, (320, 240), "a record with no people")]:
-        people = [_person(rng, w, h, sk.num_joints) for _ in range(n)]
-        result = PoseResult(w, h, sk, people, image="upload.jpg")
-        want = np.stack([p.keypoints for p in people]) if people else np.zeros((0, sk.num_joints, 2), np.float32)
-        out.append((json.loads(json.dumps(result.to_json())), want.astype(np.float64), sk, words))
-    return out
-
-
-def _check_parse(answer: Callable[..., Any]) -> str:
-    """Compare the learner's record parser with the arrays the library serialised, on 1, 2 and 0 people."""
-    cases = _records()
-    for record, want, sk, words in cases:
-        got = call(answer, json.loads(json.dumps(record)), case=words)
-        _compare_keypoints(_as_keypoints(got, want, words), want, sk.joints, words)
-    return (f"right on {len(cases)} records — one person, two people of another skeleton, and no people at all "
-            "(shape (0, 16, 2))")
-
-
-def _test_client(app: Any) -> Any:
-    """FastAPI's in-process client (no port, no network); its import warns about httpx, which is noise here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            from fastapi.testclient import TestClient
-        except ImportError:
-            raise Wrong("this check runs the real API and needs the serve extra: pip install -e '.[serve]'") from None
-    return TestClient(app, raise_server_exceptions=False)
-
-
-def _api_cases() -> list[tuple[bytes, str]]:
-    """Uploads the server accepts and uploads it refuses (400, 415, 413), in that order."""
-    data = repo_root() / "data"
-    messi = (data / "messi_kick.webp").read_bytes()
-    return [
-        (messi, "the Messi photo"),
-        ((data / "lsp_sample" / "images" / "im00003.jpg").read_bytes(), "an LSP photo (JPEG)"),
-        (messi[:3000], "a truncated image (its first 3,000 bytes)"),
-        (b"", "an empty upload"),
-        (b"name,x,y\nr_ankle,10,20\n", "a text file"),
-        (bytes(MAX_UPLOAD + 1000), f"an upload over the server's {MAX_UPLOAD // 1000} kB limit"),
+def _check_latency(answer: Callable[..., Any]) -> str:
+    """Time scripted calls (slow first calls, one outlier) with the learner's function and with timing.median_ms."""
+    steady, slow, outlier = 0.005, 0.040, 0.100
+    cases = [  # (warmup, repeats, script in seconds, words)
+        (2, 9, [steady] * 6 + [outlier] + [steady] * 4,
+         "a function taking 5 ms a call, except one call of 100 ms (warmup=2, repeats=9)"),
+        (4, 3, [slow] * 4 + [steady] * 3,  # more slow calls than fast: timed with the rest, they move the median
+         "a function whose first 4 calls take 40 ms, then 5 ms (warmup=4, repeats=3)"),
     ]
+    for warmup, repeats, script, words in cases:
+        fn = _Scripted(script)
+        got = call(answer, fn, warmup=warmup, repeats=repeats, case=words)
+        if isinstance(got, (list, tuple, np.ndarray)) and len(got) == repeats:
+            raise Wrong(f"on {words} you returned all {repeats} times: return one number, their median in "
+                        "milliseconds (float(np.median(times)) * 1000)")
+        if isinstance(got, bool) or not isinstance(got, (int, float, np.integer, np.floating)):
+            raise Wrong(f"return one number, the median in milliseconds (a float); on {words} you returned "
+                        f"{describe(got)}")
+        got = float(got)
+        calls = len(fn.took)
+        if calls == repeats and warmup:
+            raise Wrong(f"on {words}, fn was called {calls} times: the first {warmup} calls must be warm-up, run but "
+                        f"not timed (first calls allocate memory and pick kernels) — call it warmup + repeats = "
+                        f"{warmup + repeats} times in all")
+        if calls != warmup + repeats:
+            raise Wrong(f"on {words}, fn was called {calls} times; it should be {warmup} untimed warm-up calls then "
+                        f"{repeats} timed ones, {warmup + repeats} in all")
+        want = median_ms(_Scripted(script), repeat=repeats, warmup=warmup)  # the library, on the same script
+        if _close(got, want):
+            continue
+        timed, every = fn.took[warmup:], fn.took
+        if not np.isfinite(got) or got <= 0:
+            raise Wrong(f"on {words} you returned {got:g} ms: a latency is a positive time")
+        if _close(got * 1000, want):
+            raise Wrong(f"on {words} you returned {got:.4g}: that is seconds — time.perf_counter() counts seconds, "
+                        "multiply by 1000 for milliseconds")
+        for factor, unit in ((1e3, "microseconds"), (1e6, "nanoseconds (perf_counter_ns?)")):
+            if _close(got / factor, want):
+                raise Wrong(f"on {words} you returned {got:.4g}: that looks like {unit}, not milliseconds")
+        variants = {  # what each classic mistake returns on this very run
+            "mean": float(np.mean(timed)),
+            "warm": float(np.median(every)),
+            "mean_warm": float(np.mean(every)),
+        }
+        near = min(variants, key=lambda k: abs(got - variants[k]) / variants[k])
+        if _close(got, variants[near]) and not _close(variants[near], want):
+            if near == "mean":
+                raise Wrong(f"on {words} you returned {got:.1f} ms, the median is about {want:.1f} ms: you used the "
+                            "mean — one slow outlier (the 100 ms call) moved it. Use the median (np.median), which "
+                            "ignores a few outliers")
+            if near == "warm":
+                raise Wrong(f"on {words} you returned {got:.1f} ms, about {want:.1f} ms expected: you included the "
+                            "warm-up calls in the timing — time only the calls after the warm-up")
+            raise Wrong(f"on {words} you returned {got:.1f} ms, about {want:.1f} ms expected: you included the warm-up "
+                        "calls and took the mean — time only the calls after the warm-up, and take their median")
+        raise Wrong(f"on {words} you returned {got:.2f} ms; the median of the timed calls is about {want:.1f} ms "
+                    f"(the {repeats} timed calls took {', '.join(f'{t:.0f}' for t in timed)} ms)")
+    return (f"right on {len(cases)} functions — warm-up left out, an outlier ignored by the median, in milliseconds")
 
 
-def _check_api(answer: Callable[..., Any]) -> str:
-    """Post real uploads through the learner's function to the real app; compare with the server's own answers."""
-    predictor = Predictor("default", backend="torch", device="cpu", progress=False)  # the notebook's weights, eager
-    app = create_app(predictor=predictor, limits=Limits(max_upload=MAX_UPLOAD))
-    client = _test_client(app)
-    seen: list[Any] = []  # the responses to the learner's own requests
-    client.event_hooks = {"request": [], "response": [seen.append]}
-    handled: set[int] = set()
-    for body, words in _api_cases():
-        reference = client.post("/predict", files={"image": ("upload", body)})
-        status = reference.status_code
-        case = f"{words} (the server answers {status})"
-        seen.clear()
+# ------------------------------------------------------------------ 6.2 torch.export with a dynamic batch
+
+def _tiny_model() -> torch.nn.Module:
+    """A small conv net with BatchNorm, in training mode as it comes out of training; same weights every time."""
+    with torch.random.fork_rng(devices=[]):  # deterministic weights without touching the caller's random state
+        torch.manual_seed(6)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                    torch.nn.Conv2d(8, 4, 1))
+        bn = model[1]
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model.train()
+
+
+def _inputs(batch: int, seed: int) -> torch.Tensor:
+    """A reproducible batch of small 3 x 16 x 12 images."""
+    return torch.randn(batch, 3, 16, 12, generator=torch.Generator().manual_seed(seed))
+
+
+def _check_export(answer: Callable[..., Any]) -> str:
+    """Export a tiny train-mode net with the learner's function and run the program on batches 1, 3 and 5."""
+    cases = [(2, "a tiny conv net still in training mode, example batch of 2"),
+             (1, "the same net with an example batch of 1")]
+    for example_batch, words in cases:
+        model = _tiny_model()
         try:
-            got = call(answer, client, body, case=case)
+            got = call(answer, model, _inputs(example_batch, 0), case=words)
         except Wrong as w:
-            _diagnose_crash(w, status, seen[-1] if seen else None, handled, words)
+            if "to be a tuple" in str(w.__cause__):
+                raise Wrong(f"on {words}, torch.export.export wants the example inputs as a tuple, one item per "
+                            "positional input: torch.export.export(model, (example,), ...) — note the comma") from None
+            if example_batch == 1 and "specialized" in str(w.__cause__):
+                raise Wrong(f"on {words}, torch.export refused: with an example batch of 1 it fixes the batch size at 1 "
+                            "(it treats size 1 as a constant). Export with a batch of 2 instead — e.g. "
+                            "torch.cat([example, example]) when example.shape[0] == 1") from None
             raise
-        theirs = seen[-1] if seen else None
-        if status == 200:
-            _check_success(got, theirs, reference.json(), words)
-        else:
-            _check_error(got, reference, words)
-            handled.add(status)
-    return ("right on 6 uploads — two photos give keypoints; a truncated image and an empty upload (400), a text "
-            "file (415) and one over the size limit (413) give the server's own message")
-
-
-def _diagnose_crash(w: Wrong, status: int, theirs: Any, handled: set[int], words: str) -> None:
-    """Name the usual ways of crashing on an error answer: raise_for_status, or reading 'people' from it."""
-    cause = w.__cause__
-    if theirs is not None and theirs.headers.get("content-type", "").startswith("image/png"):
-        raise Wrong(f"on {words} you asked for the drawn overlay (format=png), and then your function raised "
-                    f"{type(cause).__name__}: the keypoints come in the JSON record — post without ?format=png") from None
-    if status == 200 and theirs is not None and theirs.status_code != 200:
-        error = theirs.json().get("error", theirs.text) if "json" in theirs.headers.get("content-type", "") else theirs.text
-        raise Wrong(f"on {words} the server refused your request with {theirs.status_code} {error!r}, and then your "
-                    f"function raised {type(cause).__name__}: {cause}{_request_fix(theirs.status_code, error)}") from None
-    if type(cause).__name__ == "HTTPStatusError":
-        raise Wrong(f"on {words} your function raised {type(cause).__name__} (from raise_for_status()): a 4xx is an "
-                    "answer, not a crash — return the server's message, r.json()['error'], instead") from None
-    if status != 200 and isinstance(cause, (KeyError, TypeError, IndexError)):
-        if handled and status not in handled:
-            raise Wrong(f"on {words} your function raised {type(cause).__name__}: {cause} — you handle "
-                        f"{', '.join(map(str, sorted(handled)))} but the server also answers {status}: every 4xx is "
-                        "a client error with {'error': …}; test 400 <= r.status_code < 500 (or not r.is_success)") from None
-        raise Wrong(f"on {words} your function raised {type(cause).__name__}: {cause} — the server answered {status} "
-                    "with {'error': …}, which has no 'people': look at r.status_code before reading the keypoints") from None
-
-
-def _request_fix(status: int, error: str) -> str:
-    """What to change in a request the server refused although its image is fine."""
-    if status in (404, 405):
-        return ": post to the path /predict (client.post('/predict', …))"
-    if "'image' field" in str(error):
-        return (": send the upload in the multipart field named image, files={'image': ('photo.jpg', image_bytes)}, "
-                "or as the raw body, content=image_bytes")
-    return ": post the bytes unchanged to /predict, as files={'image': ('photo.jpg', image_bytes)} or content=image_bytes"
-
-
-def _check_success(got: Any, theirs: Any, record: dict[str, Any], words: str) -> None:
-    """A 200 case: the learner's keypoints must be those of the server's record for the same upload."""
-    want = np.array([p["keypoints"] for p in record["people"]], dtype=np.float64)[..., :2]
-    if isinstance(got, str):
-        refused = theirs is not None and theirs.status_code != 200
-        answered = f" — the server refused your request with {theirs.status_code}" if refused else ""
-        raise Wrong(f"on {words} you returned the message {got!r} instead of keypoints{answered}"
-                    f"{_request_fix(theirs.status_code if refused else 0, got)}")
-    if got is None:
-        raise Wrong(f"on {words} you returned None: return the keypoints, an array (people, joints, 2)")
-    _compare_keypoints(_as_keypoints(got, want, words), want, tuple(record["joints"]), words)
-
-
-def _check_error(got: Any, reference: Any, words: str) -> None:
-    """A 4xx case: the learner must return the message of the server's {"error": …}, as a str."""
-    message = reference.json()["error"]
-    status = reference.status_code
-    if isinstance(got, str) and got == message:
-        return
-    if isinstance(got, dict):
-        raise Wrong(f"on {words} you returned the JSON body {got!r}; return its message, r.json()['error'], a str")
-    if isinstance(got, str) and got.strip().startswith("{"):
-        raise Wrong(f"on {words} you returned the whole body as text, {got!r}: return only the message, "
-                    "r.json()['error']")
-    if isinstance(got, int) and not isinstance(got, bool):
-        raise Wrong(f"on {words} you returned {got}; return the server's message ({message!r}), not the status code")
-    if isinstance(got, str):
-        raise Wrong(f"on {words} you returned {got!r}; return the server's own message, r.json()['error'], which is "
-                    f"{message!r} — it tells the user what to change")
-    if got is None:
-        raise Wrong(f"on {words} you returned None: return the server's message, r.json()['error'] ({message!r})")
-    raise Wrong(f"on {words} the server answered {status} {message!r}, but you returned {describe(got)}: on a 4xx "
-                "return the message, a str")
+        if isinstance(got, torch.jit.ScriptModule):
+            raise Wrong("that is a TorchScript module (torch.jit.trace or torch.jit.script, deprecated): the current API "
+                        "is torch.export.export(model, (example,), dynamic_shapes=...), which returns an "
+                        "ExportedProgram")
+        if not isinstance(got, torch.export.ExportedProgram):
+            if isinstance(got, torch.nn.Module):
+                raise Wrong(f"on {words} you returned a {type(got).__name__} module: return the ExportedProgram itself "
+                            "(what torch.export.export returns), not program.module() or the model")
+            raise Wrong(f"return a torch.export.ExportedProgram; on {words} you returned {describe(got)}")
+        model.eval()
+        reference = export_program(model, _inputs(example_batch, 0)).module()  # the library's own export
+        for batch in (1, 3, 5):
+            x = _inputs(batch, batch)
+            try:
+                with torch.no_grad():
+                    out = got.module()(x)
+            except Exception as e:  # a guard of the exported program, not the learner's own code
+                if "Guard failed" in str(e) or "size()[0]" in str(e) or "Expected input" in str(e):
+                    fixed = example_batch
+                    raise Wrong(f"on {words}, your program refuses a batch of {batch}: it was exported for batch size "
+                                f"{fixed} only. Pass dynamic_shapes=({{0: torch.export.Dim('batch')}},) (or "
+                                "{0: torch.export.Dim.AUTO}) so dimension 0 of the input may vary"
+                                + (" — and with an example batch of 1 even that is fixed to 1: export with a batch of "
+                                   "2 (torch.cat([example, example]))" if fixed == 1 else "")) from None
+                raise Wrong(f"on {words}, running your program's .module() on a batch of {batch} raised "
+                            f"{type(e).__name__}: {str(e)[:200]}") from None
+            with torch.no_grad():
+                want = reference(x)
+            if tuple(out.shape) != tuple(want.shape):
+                raise Wrong(f"on {words}, your program's output on a batch of {batch} has shape {tuple(out.shape)}, "
+                            f"it should be {tuple(want.shape)}")
+            if not torch.allclose(out, want, atol=1e-4, rtol=1e-4):
+                with torch.no_grad():
+                    trained = copy.deepcopy(model).train()(x)  # what a program traced in training mode computes
+                if torch.allclose(out, trained, atol=1e-4, rtol=1e-4):
+                    raise Wrong(f"on {words}, your program's outputs match the model in training mode: BatchNorm used "
+                                "the batch's own statistics. Call model.eval() before exporting, as for inference")
+                diff = float((out - want).abs().max())
+                raise Wrong(f"on {words}, your program's outputs on a batch of {batch} differ from the model's in eval "
+                            f"mode by up to {diff:.3g}")
+    return ("right: an ExportedProgram of the model in eval mode that runs batches of 1, 3 and 5, exported from "
+            "example batches of 2 and of 1")
 
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise(
-        name="ex07_parse_record", notebook=NOTEBOOK, function="keypoints_from_record", level="warm-up",
-        title="Keypoints out of the JSON record", check=_check_parse,
+        name="ex07_latency", notebook=NOTEBOOK, function="median_latency_ms", level="core",
+        title="Measure a latency honestly", check=_check_latency,
         hints=(
-            "record['people'] is a list, one entry per person; each has 'keypoints', a list of [x, y, score], one "
-            "per joint in the order of record['joints'].",
-            "np.array([p['keypoints'] for p in record['people']]) is (people, joints, 3); keep [..., :2].",
-            "With no people that array has shape (0,): build np.zeros((0, len(record['joints']), 2)) in that case "
-            "(or reshape(-1, len(record['joints']), 3) before slicing).",
+            "Call fn() `warmup` times without timing it. Then, `repeats` times: t0 = time.perf_counter(); fn(); "
+            "append time.perf_counter() - t0.",
+            "Return np.median of those times (not the mean: one slow call would move it), times 1000 for "
+            "milliseconds — time.perf_counter() counts seconds.",
         ),
     ),
     Exercise(
-        name="ex07_call_api", notebook=NOTEBOOK, function="pose_or_error", level="core",
-        title="Call the API and handle its errors", check=_check_api,
+        name="ex07_export", notebook=NOTEBOOK, function="export_model", level="stretch",
+        title="torch.export with a dynamic batch dimension", check=_check_export,
         hints=(
-            "r = client.post('/predict', files={'image': ('upload', image_bytes)}) sends the bytes as the multipart "
-            "field image (content=image_bytes, the raw body, works too).",
-            "Look at r.status_code before the body: 200 means a record (use keypoints_from_record(r.json())); any "
-            "4xx means r.json() is {'error': '…'}.",
-            "Return the message, r.json()['error'], as a str: do not raise (no r.raise_for_status()) — a refused "
-            "upload is an answer to show the user, not a crash.",
+            "model.eval() first. Then torch.export.export(model, (example,), dynamic_shapes=...) — the example inputs "
+            "go in a tuple, and dynamic_shapes has one entry per input.",
+            "dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=256)},) makes dimension 0 of the first input "
+            "dynamic (torch.export.Dim.AUTO works too).",
+            "torch.export treats a size of 1 as a constant, so a batch-1 example fixes the batch at 1: if "
+            "example.shape[0] == 1, export with torch.cat([example, example]).",
         ),
     ),
 )

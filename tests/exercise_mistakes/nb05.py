@@ -1,92 +1,79 @@
-"""Plausible wrong answers to notebook 05's exercises, each with the diagnosis its check must give."""
+"""Plausible wrong answers to notebook 06's exercises, each with the diagnosis its check must give."""
+import cv2
 import numpy as np
 
 
-def limbs_strictly_above(keypoints, scores, limbs, threshold=0.3):
-    shown = np.isfinite(keypoints).all(axis=1) & (np.asarray(scores) > threshold)
-    return [(a, b) for a, b in limbs if shown[a] and shown[b]]
+def crop_matrix_inverted(center, box_size, output_size):
+    s = output_size[0] / box_size[0]
+    m = np.array([[s, 0.0, output_size[0] / 2 - s * center[0]], [0.0, s, output_size[1] / 2 - s * center[1]]])
+    return cv2.invertAffineTransform(m)
 
 
-def limbs_with_one_end(keypoints, scores, limbs, threshold=0.3):
-    shown = np.isfinite(keypoints).all(axis=1) & (np.asarray(scores) >= threshold)
-    return [(a, b) for a, b in limbs if shown[a] or shown[b]]
+def crop_matrix_scale_upside_down(center, box_size, output_size):
+    s = box_size[0] / output_size[0]
+    return np.array([[s, 0.0, output_size[0] / 2 - s * center[0]], [0.0, s, output_size[1] / 2 - s * center[1]]])
 
 
-def limbs_ignoring_nan(keypoints, scores, limbs, threshold=0.3):
-    return [(a, b) for a, b in limbs if scores[a] >= threshold and scores[b] >= threshold]
+def crop_matrix_from_the_corner(center, box_size, output_size):
+    s = output_size[0] / box_size[0]
+    return np.array([[s, 0.0, -s * center[0]], [0.0, s, -s * center[1]]])
 
 
-def limbs_as_mask(keypoints, scores, limbs, threshold=0.3):
-    shown = np.isfinite(keypoints).all(axis=1) & (np.asarray(scores) >= threshold)
-    return [bool(shown[a] and shown[b]) for a, b in limbs]
+def crop_matrix_3x3(center, box_size, output_size):
+    s = output_size[0] / box_size[0]
+    return np.array([[s, 0, output_size[0] / 2 - s * center[0]], [0, s, output_size[1] / 2 - s * center[1]], [0, 0, 1]])
 
 
-def _pck(pred, gt, visible, norm, alpha, *, strict=False, use_visible=True, scale=True, nan=True, skip_bad=True):
-    pred, gt, norm = np.asarray(pred, float), np.asarray(gt, float), np.asarray(norm, float)
-    vis = np.asarray(visible) > 0 if use_visible else np.ones(pred.shape[:2], bool)
-    if skip_bad:
-        vis = vis & (np.isfinite(norm) & (norm > 0))[:, None]
-    dist = np.linalg.norm(pred - gt, axis=2)
-    limit = alpha * norm[:, None] if scale else alpha
-    with np.errstate(invalid="ignore"):
-        hit = ((dist < limit) if strict else (dist <= limit)) & vis
-    count = vis.sum(axis=0)
-    if nan:
-        return np.where(count > 0, hit.sum(axis=0) / np.maximum(count, 1), np.nan)
-    return hit.sum(axis=0) / np.maximum(count, 1)
+def _crop(center, box_size, output_size):
+    s = output_size[0] / box_size[0]
+    return np.array([[s, 0.0, output_size[0] / 2 - s * center[0]], [0.0, s, output_size[1] / 2 - s * center[1]]])
 
 
-def pck_strict(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, strict=True)
+def to_image_with_the_forward_matrix(coords, center, box_size, heatmap_size):
+    m = _crop(center, box_size, heatmap_size)
+    return coords @ m[:, :2].T + m[:, 2]
 
 
-def pck_counting_unlabelled(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, use_visible=False)
+def to_image_built_for_the_input_size(coords, center, box_size, heatmap_size):
+    m = cv2.invertAffineTransform(_crop(center, box_size, (heatmap_size[0] * 4, heatmap_size[1] * 4)))
+    return coords @ m[:, :2].T + m[:, 2]
 
 
-def pck_in_pixels(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, scale=False)
+def flip_back_without_swap(heatmaps, flip_pairs):
+    return heatmaps[:, :, ::-1]
 
 
-def pck_zero_for_never_labelled(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, nan=False)
+def flip_back_without_mirror(heatmaps, flip_pairs):
+    perm = list(range(heatmaps.shape[0]))
+    for a, b in flip_pairs:
+        perm[a], perm[b] = b, a
+    return heatmaps[perm]
 
 
-def pck_keeping_unknown_torsos(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, skip_bad=False)
+def flip_back_swapping_in_place(heatmaps, flip_pairs):
+    out = heatmaps[:, :, ::-1].copy()
+    for a, b in flip_pairs:
+        out[a] = out[b]
+        out[b] = out[a]
+    return out
 
 
-def pck_one_number(pred, gt, visible, norm, alpha=0.2):
-    dist = np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=2) / np.asarray(norm)[:, None]
-    vis = np.asarray(visible) > 0
-    return float(((dist <= alpha) & vis).sum() / vis.sum())
-
-
-
-def pck_hits_among_unlabelled(pred, gt, visible, norm, alpha=0.2):
-    dist = np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=2)
-    hit = dist <= alpha * np.asarray(norm)[:, None]  # every sample's hits, labelled or not
-    labelled = np.asarray(visible) > 0
-    count = labelled.sum(axis=0)
-    return np.where(count > 0, hit.sum(axis=0) / np.maximum(count, 1), np.nan)
-
-
-def pck_one_norm_for_all(pred, gt, visible, norm, alpha=0.2):
-    good = np.isfinite(norm) & (np.asarray(norm) > 0)
-    return _pck(pred, gt, visible, np.where(good, np.mean(np.asarray(norm)[good]), norm), alpha)
+def flip_back_along_the_height(heatmaps, flip_pairs):
+    perm = list(range(heatmaps.shape[0]))
+    for a, b in flip_pairs:
+        perm[a], perm[b] = b, a
+    return heatmaps[perm][:, ::-1]
 
 
 MISTAKES = [
-    ("ex05_limbs", limbs_strictly_above, "use >=, not >"),
-    ("ex05_limbs", limbs_with_one_end, "`and`, not `or`"),
-    ("ex05_limbs", limbs_ignoring_nan, "coordinates are NaN"),
-    ("ex05_limbs", limbs_as_mask, "return the limbs themselves"),
-    ("ex05_pck", pck_strict, "use distance <= alpha * norm, not <"),
-    ("ex05_pck", pck_counting_unlabelled, "you counted unlabelled joints (visible = 0) too"),
-    ("ex05_pck", pck_in_pixels, "scale by each sample's norm"),
-    ("ex05_pck", pck_zero_for_never_labelled, "return NaN for it"),
-    ("ex05_pck", pck_keeping_unknown_torsos, "skip those samples"),
-    ("ex05_pck", pck_one_number, "PCK here is per joint"),
-    ("ex05_pck", pck_hits_among_unlabelled, "you counted hits of unlabelled joints"),
-    ("ex05_pck", pck_one_norm_for_all, "you used one norm for everybody"),
+    ("ex05_crop_matrix", crop_matrix_inverted, "that is the inverse"),
+    ("ex05_crop_matrix", crop_matrix_scale_upside_down, "yours is upside down"),
+    ("ex05_crop_matrix", crop_matrix_from_the_corner, "it must land on the crop's centre"),
+    ("ex05_crop_matrix", crop_matrix_3x3, "drop the last row"),
+    ("ex05_to_image", to_image_with_the_forward_matrix, "with its inverse"),
+    ("ex05_to_image", to_image_built_for_the_input_size, "must be built for the heatmap's size"),
+    ("ex05_flip_back", flip_back_without_swap, "did not swap left and right"),
+    ("ex05_flip_back", flip_back_without_mirror, "did not mirror the maps"),
+    ("ex05_flip_back", flip_back_swapping_in_place, "swapping in place overwrote one side"),
+    ("ex05_flip_back", flip_back_along_the_height, "you flipped the height"),
 ]

@@ -1,81 +1,72 @@
-"""Plausible wrong answers to notebook 07's exercises, each with the diagnosis its check must give."""
+"""Plausible wrong answers to notebook 08's exercises, each with the diagnosis its check must give."""
+import time
+
 import numpy as np
+import torch
 
 
-def record_with_scores(record):
-    return np.array([p["keypoints"] for p in record["people"]])
+def _timings(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
 
 
-def record_first_person_only(record):
-    return np.array(record["people"][0]["keypoints"])[:, :2] if record["people"] else np.zeros((0, 2))
+def latency_mean(fn, warmup=3, repeats=20):
+    return float(np.mean(_timings(fn, warmup, repeats))) * 1000
 
 
-def record_without_people_axis_for_nobody(record):
-    return np.array([np.array(p["keypoints"])[:, :2] for p in record["people"]])
+def latency_in_seconds(fn, warmup=3, repeats=20):
+    return float(np.median(_timings(fn, warmup, repeats)))
 
 
-def record_y_first(record):
-    return np.array([[[y, x] for x, y, _ in p["keypoints"]] for p in record["people"]]).reshape(-1, len(record["joints"]), 2)
+def latency_without_warmup(fn, warmup=3, repeats=20):
+    return float(np.median(_timings(fn, 0, repeats))) * 1000
 
 
-def _keypoints(record):
-    return np.array([p["keypoints"] for p in record["people"]]).reshape(-1, len(record["joints"]), 3)[..., :2]
+def latency_timing_the_warmup(fn, warmup=3, repeats=20):
+    return float(np.median(_timings(fn, 0, warmup + repeats))) * 1000
 
 
-def api_without_status_check(client, image_bytes):
-    r = client.post("/predict", files={"image": ("upload", image_bytes)})
-    return _keypoints(r.json())
+def latency_mean_of_every_call(fn, warmup=3, repeats=20):
+    return float(np.mean(_timings(fn, 0, warmup + repeats))) * 1000
 
 
-def api_raise_for_status(client, image_bytes):
-    r = client.post("/predict", files={"image": ("upload", image_bytes)})
-    r.raise_for_status()
-    return _keypoints(r.json())
+def export_traced(model, example):
+    return torch.jit.trace(model.eval(), example)
 
 
-def api_only_400(client, image_bytes):
-    r = client.post("/predict", files={"image": ("upload", image_bytes)})
-    if r.status_code == 400:
-        return r.json()["error"]
-    return _keypoints(r.json())
+def export_fixed_batch(model, example):
+    return torch.export.export(model.eval(), (example,))
 
 
-def api_returns_body_text(client, image_bytes):
-    r = client.post("/predict", files={"image": ("upload", image_bytes)})
-    return _keypoints(r.json()) if r.status_code == 200 else r.text
+def export_in_training_mode(model, example):
+    example = torch.cat([example, example]) if example.shape[0] == 1 else example
+    return torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
 
 
-def api_returns_body_dict(client, image_bytes):
-    r = client.post("/predict", files={"image": ("upload", image_bytes)})
-    return _keypoints(r.json()) if r.status_code == 200 else r.json()
+def export_batch_one_as_given(model, example):
+    return torch.export.export(model.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
 
 
-def api_wrong_field_name(client, image_bytes):
-    r = client.post("/predict", files={"file": ("upload", image_bytes)})
-    return _keypoints(r.json()) if r.status_code == 200 else r.json()["error"]
-
-
-def api_own_message(client, image_bytes):
-    r = client.post("/predict", content=image_bytes)
-    return _keypoints(r.json()) if r.is_success else f"error {r.status_code}"
-
-
-def api_asks_for_png(client, image_bytes):
-    r = client.post("/predict?format=png", content=image_bytes)
-    return _keypoints(r.json()) if r.status_code == 200 else r.json()["error"]
+def export_the_module(model, example):
+    example = torch.cat([example, example]) if example.shape[0] == 1 else example
+    return torch.export.export(model.eval(), (example,), dynamic_shapes=({0: torch.export.Dim.AUTO},)).module()
 
 
 MISTAKES = [
-    ("ex07_parse_record", record_with_scores, "each joint in the record is [x, y, score] — keep only x and y"),
-    ("ex07_parse_record", record_first_person_only, "keep the people axis even for one person"),
-    ("ex07_parse_record", record_without_people_axis_for_nobody, "take the number of joints from record['joints']"),
-    ("ex07_parse_record", record_y_first, "x and y are swapped"),
-    ("ex07_call_api", api_without_status_check, "look at r.status_code before reading the keypoints"),
-    ("ex07_call_api", api_raise_for_status, "a 4xx is an answer, not a crash"),
-    ("ex07_call_api", api_only_400, "you handle 400 but the server also answers 415"),
-    ("ex07_call_api", api_returns_body_text, "you returned the whole body as text"),
-    ("ex07_call_api", api_returns_body_dict, "return its message, r.json()['error'], a str"),
-    ("ex07_call_api", api_wrong_field_name, "send the upload in the multipart field named image"),
-    ("ex07_call_api", api_own_message, "return the server's own message, r.json()['error']"),
-    ("ex07_call_api", api_asks_for_png, "the keypoints come in the JSON record"),
+    ("ex07_latency", latency_mean, "you used the mean — one slow outlier"),
+    ("ex07_latency", latency_in_seconds, "multiply by 1000 for milliseconds"),
+    ("ex07_latency", latency_without_warmup, "the first 2 calls must be warm-up"),
+    ("ex07_latency", latency_timing_the_warmup, "you included the warm-up calls in the timing"),
+    ("ex07_latency", latency_mean_of_every_call, "you included the warm-up calls and took the mean"),
+    ("ex07_export", export_traced, "that is a TorchScript module"),
+    ("ex07_export", export_fixed_batch, "it was exported for batch size 2 only"),
+    ("ex07_export", export_in_training_mode, "Call model.eval() before exporting"),
+    ("ex07_export", export_batch_one_as_given, "Export with a batch of 2 instead"),
+    ("ex07_export", export_the_module, "return the ExportedProgram itself"),
 ]

@@ -1,110 +1,81 @@
-"""Plausible wrong answers to notebook 08's exercises, each with the diagnosis its check must give."""
+"""Plausible wrong answers to notebook 09's exercises, each with the diagnosis its check must give."""
 import numpy as np
 
 
-def lr_drop_late(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
-    return base_lr * gamma ** sum(epoch > m for m in milestones)
+def record_with_scores(record):
+    return np.array([p["keypoints"] for p in record["people"]])
 
 
-def lr_counted_from_one(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
-    return base_lr * gamma ** sum(epoch + 1 >= m for m in milestones)
+def record_first_person_only(record):
+    return np.array(record["people"][0]["keypoints"])[:, :2] if record["people"] else np.zeros((0, 2))
 
 
-def lr_drops_once(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
-    return base_lr * gamma if any(epoch >= m for m in milestones) else base_lr
+def record_without_people_axis_for_nobody(record):
+    return np.array([np.array(p["keypoints"])[:, :2] for p in record["people"]])
 
 
-def lr_gamma_times_n(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
-    n = sum(epoch >= m for m in milestones)
-    return base_lr * gamma * n if n else base_lr
+def record_y_first(record):
+    return np.array([[[y, x] for x, y, _ in p["keypoints"]] for p in record["people"]]).reshape(-1, len(record["joints"]), 2)
 
 
-def _perm(k, flip_pairs):
-    perm = np.arange(k)
-    for a, b in flip_pairs:
-        perm[a], perm[b] = b, a
-    return perm
+def _keypoints(record):
+    return np.array([p["keypoints"] for p in record["people"]]).reshape(-1, len(record["joints"]), 3)[..., :2]
 
 
-def flip_image_only(image, keypoints, visible, flip_pairs):
-    return image[:, ::-1], keypoints.copy(), visible.copy()
+def api_without_status_check(client, image_bytes):
+    r = client.post("/predict", files={"image": ("upload", image_bytes)})
+    return _keypoints(r.json())
 
 
-def flip_one_pixel_off(image, keypoints, visible, flip_pairs):
-    kp = keypoints.copy()
-    kp[:, 0] = image.shape[1] - kp[:, 0]
-    perm = _perm(len(kp), flip_pairs)
-    return image[:, ::-1], kp[perm], visible[perm]
+def api_raise_for_status(client, image_bytes):
+    r = client.post("/predict", files={"image": ("upload", image_bytes)})
+    r.raise_for_status()
+    return _keypoints(r.json())
 
 
-def flip_without_swap(image, keypoints, visible, flip_pairs):
-    kp = keypoints.copy()
-    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
-    return image[:, ::-1], kp, visible.copy()
+def api_only_400(client, image_bytes):
+    r = client.post("/predict", files={"image": ("upload", image_bytes)})
+    if r.status_code == 400:
+        return r.json()["error"]
+    return _keypoints(r.json())
 
 
-def flip_visibility_left_behind(image, keypoints, visible, flip_pairs):
-    kp = keypoints.copy()
-    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
-    return image[:, ::-1], kp[_perm(len(kp), flip_pairs)], visible.copy()
+def api_returns_body_text(client, image_bytes):
+    r = client.post("/predict", files={"image": ("upload", image_bytes)})
+    return _keypoints(r.json()) if r.status_code == 200 else r.text
 
 
-def flip_swapping_views(image, keypoints, visible, flip_pairs):
-    kp, vis = keypoints.copy(), visible.copy()
-    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
-    for a, b in flip_pairs:
-        kp[a], kp[b] = kp[b], kp[a]
-        vis[a], vis[b] = vis[b], vis[a]
-    return image[:, ::-1], kp, vis
+def api_returns_body_dict(client, image_bytes):
+    r = client.post("/predict", files={"image": ("upload", image_bytes)})
+    return _keypoints(r.json()) if r.status_code == 200 else r.json()
 
 
-def flip_in_place(image, keypoints, visible, flip_pairs):
-    keypoints[:, 0] = image.shape[1] - 1 - keypoints[:, 0]
-    perm = _perm(len(keypoints), flip_pairs)
-    return image[:, ::-1], keypoints[perm], visible[perm]
+def api_wrong_field_name(client, image_bytes):
+    r = client.post("/predict", files={"file": ("upload", image_bytes)})
+    return _keypoints(r.json()) if r.status_code == 200 else r.json()["error"]
 
 
-def flip_upside_down(image, keypoints, visible, flip_pairs):
-    kp = keypoints.copy()
-    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
-    perm = _perm(len(kp), flip_pairs)
-    return image[::-1], kp[perm], visible[perm]
+def api_own_message(client, image_bytes):
+    r = client.post("/predict", content=image_bytes)
+    return _keypoints(r.json()) if r.is_success else f"error {r.status_code}"
 
 
-def mse_without_half(output, target, target_weight):
-    w = target_weight[:, :, None, None]
-    return ((output * w - target * w) ** 2).mean()
-
-
-def mse_ignoring_weights(output, target, target_weight):
-    return 0.5 * ((output - target) ** 2).mean()
-
-
-def mse_over_labelled_only(output, target, target_weight):
-    w = target_weight[:, :, None, None]
-    per_pixel = (output * w - target * w) ** 2
-    return 0.5 * per_pixel.sum() / (target_weight.sum().clamp(min=1) * output.shape[2] * output.shape[3])
-
-
-def mse_as_float(output, target, target_weight):
-    w = target_weight[:, :, None, None]
-    return (0.5 * ((output * w - target * w) ** 2).mean()).item()
+def api_asks_for_png(client, image_bytes):
+    r = client.post("/predict?format=png", content=image_bytes)
+    return _keypoints(r.json()) if r.status_code == 200 else r.json()["error"]
 
 
 MISTAKES = [
-    ("ex08_lr_schedule", lr_drop_late, "the drop comes one epoch late: epoch 90 is a milestone"),
-    ("ex08_lr_schedule", lr_counted_from_one, "the drop comes one epoch early"),
-    ("ex08_lr_schedule", lr_drops_once, "multiplied by gamma at every milestone passed"),
-    ("ex08_lr_schedule", lr_gamma_times_n, "not base_lr * gamma * n"),
-    ("ex08_flip_augment", flip_image_only, "you mirrored the image but not the keypoints"),
-    ("ex08_flip_augment", flip_one_pixel_off, "x -> W - 1 - x, not W - x"),
-    ("ex08_flip_augment", flip_without_swap, "left and right were not swapped"),
-    ("ex08_flip_augment", flip_visibility_left_behind, "the visibility flags did not follow their joints"),
-    ("ex08_flip_augment", flip_swapping_views, "copies one over the other"),
-    ("ex08_flip_augment", flip_in_place, "your function changed the keypoints passed in"),
-    ("ex08_flip_augment", flip_upside_down, "you flipped the image upside down"),
-    ("ex08_joints_mse", mse_without_half, "the original halves the mean squared error"),
-    ("ex08_joints_mse", mse_ignoring_weights, "your loss counts the unlabelled joints (weight 0): multiply"),
-    ("ex08_joints_mse", mse_over_labelled_only, "you averaged over the labelled joints only"),
-    ("ex08_joints_mse", mse_as_float, "return a torch tensor"),
+    ("ex08_parse_record", record_with_scores, "each joint in the record is [x, y, score] — keep only x and y"),
+    ("ex08_parse_record", record_first_person_only, "keep the people axis even for one person"),
+    ("ex08_parse_record", record_without_people_axis_for_nobody, "take the number of joints from record['joints']"),
+    ("ex08_parse_record", record_y_first, "x and y are swapped"),
+    ("ex08_call_api", api_without_status_check, "look at r.status_code before reading the keypoints"),
+    ("ex08_call_api", api_raise_for_status, "a 4xx is an answer, not a crash"),
+    ("ex08_call_api", api_only_400, "you handle 400 but the server also answers 415"),
+    ("ex08_call_api", api_returns_body_text, "you returned the whole body as text"),
+    ("ex08_call_api", api_returns_body_dict, "return its message, r.json()['error'], a str"),
+    ("ex08_call_api", api_wrong_field_name, "send the upload in the multipart field named image"),
+    ("ex08_call_api", api_own_message, "return the server's own message, r.json()['error']"),
+    ("ex08_call_api", api_asks_for_png, "the keypoints come in the JSON record"),
 ]

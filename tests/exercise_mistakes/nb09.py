@@ -1,71 +1,110 @@
-"""Plausible wrong answers to notebook 09's exercises, each with the diagnosis its check must give."""
+"""Plausible wrong answers to notebook 10's exercises, each with the diagnosis its check must give."""
 import numpy as np
 
 
-def _oks(kps_a, kps_b, visible, area, sigmas, *, k_factor=2.0, two=2.0, use_area=True, all_joints=False, total=False):
-    d2 = ((np.asarray(kps_a) - np.asarray(kps_b)) ** 2).sum(axis=1)
-    k = k_factor * np.asarray(sigmas)
-    e = np.exp(-d2 / (two * (area if use_area else np.sqrt(area)) * k**2))
-    keep = np.ones(len(e), bool) if all_joints else np.asarray(visible) > 0
-    return float(e[keep].sum() if total else e[keep].mean())
+def lr_drop_late(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
+    return base_lr * gamma ** sum(epoch > m for m in milestones)
 
 
-def oks_over_all_joints(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, all_joints=True)
+def lr_counted_from_one(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
+    return base_lr * gamma ** sum(epoch + 1 >= m for m in milestones)
 
 
-def oks_with_sigma_not_2sigma(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, k_factor=1.0)
+def lr_drops_once(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
+    return base_lr * gamma if any(epoch >= m for m in milestones) else base_lr
 
 
-def oks_without_the_two(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, two=1.0)
+def lr_gamma_times_n(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
+    n = sum(epoch >= m for m in milestones)
+    return base_lr * gamma * n if n else base_lr
 
 
-def oks_with_sqrt_area(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, use_area=False)
+def _perm(k, flip_pairs):
+    perm = np.arange(k)
+    for a, b in flip_pairs:
+        perm[a], perm[b] = b, a
+    return perm
 
 
-def oks_summed(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, total=True)
+def flip_image_only(image, keypoints, visible, flip_pairs):
+    return image[:, ::-1], keypoints.copy(), visible.copy()
 
 
-def greedy_row_by_row(similarity, threshold):
-    sim = np.asarray(similarity)
-    pairs, used = [], set()
-    for r in range(sim.shape[0]):
-        for c in np.argsort(-sim[r], kind="stable"):
-            if c not in used and sim[r, c] > threshold:
-                pairs.append((r, int(c)))
-                used.add(int(c))
-                break
-    return pairs
+def flip_one_pixel_off(image, keypoints, visible, flip_pairs):
+    kp = keypoints.copy()
+    kp[:, 0] = image.shape[1] - kp[:, 0]
+    perm = _perm(len(kp), flip_pairs)
+    return image[:, ::-1], kp[perm], visible[perm]
 
 
-def greedy_argmax_per_row(similarity, threshold):
-    sim = np.asarray(similarity)
-    return [(r, int(sim[r].argmax())) for r in range(sim.shape[0]) if sim.shape[1] and sim[r].max() > threshold]
+def flip_without_swap(image, keypoints, visible, flip_pairs):
+    kp = keypoints.copy()
+    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
+    return image[:, ::-1], kp, visible.copy()
 
 
-def greedy_ignoring_the_threshold(similarity, threshold):
-    sim = np.asarray(similarity, dtype=float)
-    pairs, rows, cols = [], set(), set()
-    for flat in np.argsort(-sim, axis=None, kind="stable"):
-        r, c = divmod(int(flat), sim.shape[1])
-        if r not in rows and c not in cols:
-            pairs.append((r, c))
-            rows.add(r)
-            cols.add(c)
-    return pairs
+def flip_visibility_left_behind(image, keypoints, visible, flip_pairs):
+    kp = keypoints.copy()
+    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
+    return image[:, ::-1], kp[_perm(len(kp), flip_pairs)], visible.copy()
+
+
+def flip_swapping_views(image, keypoints, visible, flip_pairs):
+    kp, vis = keypoints.copy(), visible.copy()
+    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
+    for a, b in flip_pairs:
+        kp[a], kp[b] = kp[b], kp[a]
+        vis[a], vis[b] = vis[b], vis[a]
+    return image[:, ::-1], kp, vis
+
+
+def flip_in_place(image, keypoints, visible, flip_pairs):
+    keypoints[:, 0] = image.shape[1] - 1 - keypoints[:, 0]
+    perm = _perm(len(keypoints), flip_pairs)
+    return image[:, ::-1], keypoints[perm], visible[perm]
+
+
+def flip_upside_down(image, keypoints, visible, flip_pairs):
+    kp = keypoints.copy()
+    kp[:, 0] = image.shape[1] - 1 - kp[:, 0]
+    perm = _perm(len(kp), flip_pairs)
+    return image[::-1], kp[perm], visible[perm]
+
+
+def mse_without_half(output, target, target_weight):
+    w = target_weight[:, :, None, None]
+    return ((output * w - target * w) ** 2).mean()
+
+
+def mse_ignoring_weights(output, target, target_weight):
+    return 0.5 * ((output - target) ** 2).mean()
+
+
+def mse_over_labelled_only(output, target, target_weight):
+    w = target_weight[:, :, None, None]
+    per_pixel = (output * w - target * w) ** 2
+    return 0.5 * per_pixel.sum() / (target_weight.sum().clamp(min=1) * output.shape[2] * output.shape[3])
+
+
+def mse_as_float(output, target, target_weight):
+    w = target_weight[:, :, None, None]
+    return (0.5 * ((output * w - target * w) ** 2).mean()).item()
 
 
 MISTAKES = [
-    ("ex09_oks", oks_over_all_joints, "hidden joints (visible = 0) must not count"),
-    ("ex09_oks", oks_with_sigma_not_2sigma, "k = 2σ"),
-    ("ex09_oks", oks_without_the_two, "the factor 2 is missing"),
-    ("ex09_oks", oks_with_sqrt_area, "not its square root"),
-    ("ex09_oks", oks_summed, "that is the sum over joints"),
-    ("ex09_greedy", greedy_row_by_row, "you went row by row"),
-    ("ex09_greedy", greedy_argmax_per_row, "is used twice"),
-    ("ex09_greedy", greedy_ignoring_the_threshold, "at or below the threshold"),
+    ("ex09_lr_schedule", lr_drop_late, "the drop comes one epoch late: epoch 90 is a milestone"),
+    ("ex09_lr_schedule", lr_counted_from_one, "the drop comes one epoch early"),
+    ("ex09_lr_schedule", lr_drops_once, "multiplied by gamma at every milestone passed"),
+    ("ex09_lr_schedule", lr_gamma_times_n, "not base_lr * gamma * n"),
+    ("ex09_flip_augment", flip_image_only, "you mirrored the image but not the keypoints"),
+    ("ex09_flip_augment", flip_one_pixel_off, "x -> W - 1 - x, not W - x"),
+    ("ex09_flip_augment", flip_without_swap, "left and right were not swapped"),
+    ("ex09_flip_augment", flip_visibility_left_behind, "the visibility flags did not follow their joints"),
+    ("ex09_flip_augment", flip_swapping_views, "copies one over the other"),
+    ("ex09_flip_augment", flip_in_place, "your function changed the keypoints passed in"),
+    ("ex09_flip_augment", flip_upside_down, "you flipped the image upside down"),
+    ("ex09_joints_mse", mse_without_half, "the original halves the mean squared error"),
+    ("ex09_joints_mse", mse_ignoring_weights, "your loss counts the unlabelled joints (weight 0): multiply"),
+    ("ex09_joints_mse", mse_over_labelled_only, "you averaged over the labelled joints only"),
+    ("ex09_joints_mse", mse_as_float, "return a torch tensor"),
 ]

@@ -85,7 +85,7 @@ plt.show()
 
 # %% [markdown]
 # ## Boxes and poses
-# The paper takes each frame's person boxes from a detector; we use the shipped one (CenterNet, notebook 04),
+# The paper takes each frame's person boxes from a detector; we use the shipped one (CenterNet, notebook 05),
 # on every frame as `hpe track` does by default (`--detect-every 1`, the setting `bench/tracking.py` measured
 # best). In the first frame, where nobody is tracked yet, every box scoring at least the detector's own
 # threshold (0.25) is kept; after that only boxes scoring at least 0.5, because a low-scoring box there is
@@ -317,8 +317,8 @@ Markdown(variants_table(results.read_text()) if results.exists()
 # ## Exercises
 # Write the two pieces of the tracker's matching yourself. Fill in each function, run its cell, then the check
 # under it: it compares your function with `hpe_utils.tracking` on several cases and says what is wrong.
-# `check.hint("ex09_oks")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/09_video_tracking.py` (try first).
+# `check.hint("ex10_oks")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/10_video_tracking.py` (try first).
 
 # %%
 from hpe_utils.exercises import Checker
@@ -340,14 +340,14 @@ def pose_similarity(kps_a, kps_b, visible, area, sigmas):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex09_oks(pose_similarity)
+check.ex10_oks(pose_similarity)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex09_oks")
+check.hint("ex10_oks")
 
 # %% [markdown]
 # ### 9.2 Core: the greedy assignment
@@ -364,4 +364,4 @@ def greedy_assign(similarity, threshold):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex09_greedy(greedy_assign)
+check.ex10_greedy(greedy_assign)

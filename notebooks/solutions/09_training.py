@@ -1,4 +1,4 @@
-"""Worked answers to notebook 08's exercises: try them yourself first."""
+"""Worked answers to notebook 10's exercises: try them yourself first."""
 import numpy as np
 import torch
 

@@ -160,8 +160,8 @@ plot_loss_curve(card_metrics, title="Default weights: ResNet-18 on LSP-extended 
 # ## Exercises
 # Three pieces of the training recipe, written by hand. Fill in each function, run its cell, then the check
 # under it: it compares your function with what `hpe_utils.train` really uses (PyTorch's `MultiStepLR`, the
-# dataset's flip, `JointsMSELoss`) and says what is wrong. `check.hint("ex08_lr_schedule")` gives one hint at a
-# time; the worked answers are in `notebooks/solutions/08_training.py` (try first).
+# dataset's flip, `JointsMSELoss`) and says what is wrong. `check.hint("ex09_lr_schedule")` gives one hint at a
+# time; the worked answers are in `notebooks/solutions/09_training.py` (try first).
 
 # %%
 from hpe_utils.exercises import Checker
@@ -184,14 +184,14 @@ def learning_rate(epoch, base_lr=1e-3, milestones=(90, 120), gamma=0.1):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex08_lr_schedule(learning_rate)
+check.ex09_lr_schedule(learning_rate)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex08_lr_schedule")
+check.hint("ex09_lr_schedule")
 
 # %% [markdown]
 # ### 8.2 Core: horizontal flip with the left/right swap
@@ -211,7 +211,7 @@ def flip_sample(image, keypoints, visible, flip_pairs):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex08_flip_augment(flip_sample)
+check.ex09_flip_augment(flip_sample)
 
 # %% [markdown]
 # ### 8.3 Stretch: the loss with target weights
@@ -229,4 +229,4 @@ def joints_mse(output, target, target_weight):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex08_joints_mse(joints_mse)
+check.ex09_joints_mse(joints_mse)

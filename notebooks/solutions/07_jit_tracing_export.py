@@ -1,4 +1,4 @@
-"""Worked answers to notebook 06's exercises: try them yourself first."""
+"""Worked answers to notebook 08's exercises: try them yourself first."""
 import time
 
 import numpy as np

@@ -137,8 +137,8 @@ plt.show()
 # ## Exercises
 # Fill in each function, run its cell, then the check under it: it runs your function on several cases against
 # the library's own code (`draw_skeleton`'s visibility rule, `hpe_utils.metrics.pck`) and says what is wrong.
-# `check.hint("ex05_limbs")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/05_skeleton_drawing.py` — try first.
+# `check.hint("ex06_limbs")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/06_skeleton_drawing.py` — try first.
 
 # %%
 from hpe_utils.exercises import Checker
@@ -161,20 +161,20 @@ def limbs_to_draw(keypoints, scores, limbs, threshold=0.3):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex05_limbs(limbs_to_draw)
+check.ex06_limbs(limbs_to_draw)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex05_limbs")
+check.hint("ex06_limbs")
 
 # %% [markdown]
 # ### 5.2 Core: PCK per joint, from scratch
 # A score says how sure the model is; PCK says how often it is right. A predicted joint is correct when it lies
 # within alpha x norm pixels of the truth, where norm is the person's reference length (the torso for LSP, as
-# in notebook 04). `pck_per_joint(pred, gt, visible, norm, alpha=0.2)` takes predictions and truth (N, K, 2) in
+# in notebook 05). `pck_per_joint(pred, gt, visible, norm, alpha=0.2)` takes predictions and truth (N, K, 2) in
 # pixels, visible (N, K) (> 0: labelled) and norm (N,), and returns an array (K,): for each joint, the share of
 # the samples where it is labelled that are correct. Exactly alpha x norm away counts as correct; a sample
 # whose norm is NaN or <= 0 is skipped; a joint labelled in no sample gets NaN.
@@ -188,4 +188,4 @@ def pck_per_joint(pred, gt, visible, norm, alpha=0.2):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex05_pck(pck_per_joint)
+check.ex06_pck(pck_per_joint)

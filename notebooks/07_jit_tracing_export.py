@@ -191,8 +191,8 @@ print("auto's engine matches eager fp32:", chosen.ok)
 # ## Exercises
 # Fill in each function, run its cell, then the check under it: it runs your function on several cases against
 # the library's own code (`hpe_utils.timing.median_ms`, `hpe_utils.formats.export_program`) and says what is
-# wrong. `check.hint("ex06_latency")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/06_jit_tracing_export.py` — try first.
+# wrong. `check.hint("ex07_latency")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/07_jit_tracing_export.py` — try first.
 
 # %%
 from hpe_utils.exercises import Checker
@@ -215,14 +215,14 @@ def median_latency_ms(fn, warmup=3, repeats=20):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex06_latency(median_latency_ms)
+check.ex07_latency(median_latency_ms)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex06_latency")
+check.hint("ex07_latency")
 
 # %% [markdown]
 # ### 6.2 Stretch: `torch.export` with a dynamic batch dimension
@@ -239,4 +239,4 @@ def export_model(model, example):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex06_export(export_model)
+check.ex07_export(export_model)

@@ -1,4 +1,4 @@
-"""Worked answers to notebook 07's exercises: try them yourself first."""
+"""Worked answers to notebook 09's exercises: try them yourself first."""
 import numpy as np
 
 

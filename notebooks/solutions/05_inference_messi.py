@@ -1,4 +1,4 @@
-"""Worked answers to notebook 04's exercises: try them yourself first."""
+"""Worked answers to notebook 06's exercises: try them yourself first."""
 import cv2
 import numpy as np
 

@@ -70,7 +70,7 @@ print({k: health[k] for k in ("status", "skeleton", "input_size")})
 # %% [markdown]
 # A server sees many images, so with `backend="auto"` it answers at once on eager PyTorch and, if no earlier
 # run on this machine has, measures the engines in a background thread, then switches to the fastest that
-# keeps fp32's answers (notebook 06). `/health` says which engine runs and whether it is still measuring.
+# keeps fp32's answers (notebook 07). `/health` says which engine runs and whether it is still measuring.
 
 # %%
 print("engine:", health["backend"], "| still measuring:", health["measuring_engines"])  # varies: not checked
@@ -184,8 +184,8 @@ static.close()  # stop the file server
 # ## Exercises
 # Be the API's client. Fill in each function, run its cell, then the check under it: the checks run your
 # function against the real app (a FastAPI test client, no port needed) and compare with what the server itself
-# answers. `check.hint("ex07_parse_record")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/07_serving.py` (try first).
+# answers. `check.hint("ex08_parse_record")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/08_serving.py` (try first).
 
 # %%
 from hpe_utils.exercises import Checker
@@ -207,14 +207,14 @@ def keypoints_from_record(record):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex07_parse_record(keypoints_from_record)
+check.ex08_parse_record(keypoints_from_record)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex07_parse_record")
+check.hint("ex08_parse_record")
 
 # %% [markdown]
 # ### 7.2 Core: call the API and handle its errors
@@ -236,4 +236,4 @@ def pose_or_error(client, image_bytes):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex07_call_api(pose_or_error)
+check.ex08_call_api(pose_or_error)

@@ -306,7 +306,7 @@ for i, (p, best) in enumerate(zip(found.people, best_iou)):
 # The four people at the table are found, each with an IoU of 0.87 or more against its annotation. The fifth box
 # (score 0.27) is a person cut by the left edge of the photo whom COCO did not annotate: a detector finds what is
 # there, not what was labelled. The score threshold matters, because a person without a box gets no pose: at the
-# paper's tracking threshold of 0.5 (notebook 09), the detector would keep
+# paper's tracking threshold of 0.5 (notebook 10), the detector would keep
 # the boxes below and lose the person on the right (score 0.46).
 
 # %%
@@ -324,8 +324,8 @@ for threshold in (0.25, 0.5):
 # ## Exercises
 # Write the pipeline's geometry yourself. Fill in each function, run its cell, then the check under it: it runs
 # your function on several cases against `hpe_utils.transforms` and `hpe_utils.flip` and says what is wrong.
-# `check.hint("ex04_crop_matrix")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/04_inference_messi.py` (try first).
+# `check.hint("ex05_crop_matrix")` gives one hint at a time; the worked answers are in
+# `notebooks/solutions/05_inference_messi.py` (try first).
 
 # %%
 from hpe_utils.exercises import Checker
@@ -348,14 +348,14 @@ def crop_matrix(center, box_size, output_size):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex04_crop_matrix(crop_matrix)
+check.ex05_crop_matrix(crop_matrix)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex04_crop_matrix")
+check.hint("ex05_crop_matrix")
 
 # %% [markdown]
 # ### 4.2 Core: back to image pixels
@@ -372,7 +372,7 @@ def heatmap_to_image_points(coords, center, box_size, heatmap_size):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex04_to_image(heatmap_to_image_points)
+check.ex05_to_image(heatmap_to_image_points)
 
 # %% [markdown]
 # ### 4.3 Core: flip back with the left/right swap
@@ -390,4 +390,4 @@ def flip_back(heatmaps, flip_pairs):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex04_flip_back(flip_back)
+check.ex05_flip_back(flip_back)
