@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · The Messi image, end to end
+# # 05 · The Messi image, end to end
 #
 # Every step between a photo and a skeleton, with the project's embedded default weights (trained by
 # `hpe train` on LSP-extended; see `weights/README.md`): box -> centre/scale -> affine crop -> network ->
@@ -333,7 +333,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 4.1 Warm-up: the affine crop as one matrix
+# ### 5.1 Warm-up: the affine crop as one matrix
 # `crop_matrix(center, box_size, output_size)` returns the 2x3 matrix that `cv2.warpAffine` uses to cut the
 # box out of the image: `center` = (cx, cy) and `box_size` = (box_w, box_h) in image pixels (already at the
 # output's aspect ratio), `output_size` = (out_w, out_h). It maps an image point to a crop point; the box's
@@ -358,7 +358,7 @@ check.ex05_crop_matrix(crop_matrix)
 check.hint("ex05_crop_matrix")
 
 # %% [markdown]
-# ### 4.2 Core: back to image pixels
+# ### 5.2 Core: back to image pixels
 # `heatmap_to_image_points(coords, center, box_size, heatmap_size)` takes decoded joints `coords` (K, 2) in
 # heatmap pixels of a heatmap of `heatmap_size` = (w, h), and returns them in image pixels (K, 2): the inverse
 # of the crop, for the heatmap's size.
@@ -375,7 +375,7 @@ def heatmap_to_image_points(coords, center, box_size, heatmap_size):
 check.ex05_to_image(heatmap_to_image_points)
 
 # %% [markdown]
-# ### 4.3 Core: flip back with the left/right swap
+# ### 5.3 Core: flip back with the left/right swap
 # `flip_back(heatmaps, flip_pairs)` takes the heatmaps (K, h, w) the network predicted for the *mirrored* crop
 # and returns them in the original orientation: each map mirrored along its width, and the maps of each
 # (left, right) pair in `flip_pairs` swapped (e.g. `weights.skeleton.flip_pairs`). No shift: `flip_test`

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Drawing skeletons
+# # 06 · Drawing skeletons
 #
 # A skeleton is **data**: joint names, limbs, left/right pairs and colours per body part live in one
 # metainfo record per layout (`hpe_utils.skeletons`). The same drawing code serves MPII-16, COCO-17 and
@@ -146,7 +146,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 5.1 Warm-up: which limbs does the drawing show?
+# ### 6.1 Warm-up: which limbs does the drawing show?
 # `limbs_to_draw(keypoints, scores, limbs, threshold)` takes keypoints (K, 2) in pixels (NaN where a position is
 # unknown), scores (K,), the skeleton's `limbs` (a list of joint-index pairs (a, b), e.g. `MPII16.limbs`) and a
 # threshold. A joint is drawn when its x and y are finite and its score >= threshold; a limb is drawn when both
@@ -171,7 +171,7 @@ check.ex06_limbs(limbs_to_draw)
 check.hint("ex06_limbs")
 
 # %% [markdown]
-# ### 5.2 Core: PCK per joint, from scratch
+# ### 6.2 Core: PCK per joint, from scratch
 # A score says how sure the model is; PCK says how often it is right. A predicted joint is correct when it lies
 # within alpha x norm pixels of the truth, where norm is the person's reference length (the torso for LSP, as
 # in notebook 05). `pck_per_joint(pred, gt, visible, norm, alpha=0.2)` takes predictions and truth (N, K, 2) in

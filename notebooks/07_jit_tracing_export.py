@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Tracing and exporting the model
+# # 07 · Tracing and exporting the model
 #
 # The original course traced the model with `torch.jit.trace` for a CPU deployment. TorchScript still works
 # but is **deprecated** in favour of `torch.export` (PyTorch >= 2.11); we show both, then ONNX (run by ONNX
@@ -200,7 +200,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 6.1 Core: measure a latency honestly
+# ### 7.1 Core: measure a latency honestly
 # `median_latency_ms(fn, warmup=3, repeats=20)` calls `fn()` (no arguments) `warmup` times without timing it
 # (first calls allocate memory and pick kernels), then `repeats` times timing each call with
 # `time.perf_counter()`, and returns the median of those times in milliseconds, as a float. The check times a
@@ -225,7 +225,7 @@ check.ex07_latency(median_latency_ms)
 check.hint("ex07_latency")
 
 # %% [markdown]
-# ### 6.2 Stretch: `torch.export` with a dynamic batch dimension
+# ### 7.2 Stretch: `torch.export` with a dynamic batch dimension
 # `export_model(model, example)` takes a module (it may still be in training mode: export it for inference)
 # and an example input (B, 3, H, W), and returns a `torch.export.ExportedProgram` whose `.module()` gives the
 # model's eval-mode output for any batch size, not only B (the check also passes an example of batch 1).

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · Serving: a REST API and a web page
+# # 08 · Serving: a REST API and a web page
 #
 # `hpe serve` runs a FastAPI app: `GET /` is a web page (drop an image, see the skeleton), `POST /predict`
 # takes an image and returns the same JSON record as `hpe predict --json` (or a PNG with `?format=png`),
@@ -193,7 +193,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 7.1 Warm-up: keypoints out of the JSON record
+# ### 8.1 Warm-up: keypoints out of the JSON record
 # `keypoints_from_record(record)` takes the record `POST /predict` returns (a dict like `record` above) and
 # returns a float array of shape (people, joints, 2): each person's (x, y) in image pixels, joints in the order
 # of `record["joints"]`, without the scores. A record with no people gives shape (0, joints, 2).
@@ -217,7 +217,7 @@ check.ex08_parse_record(keypoints_from_record)
 check.hint("ex08_parse_record")
 
 # %% [markdown]
-# ### 7.2 Core: call the API and handle its errors
+# ### 8.2 Core: call the API and handle its errors
 # `pose_or_error(client, image_bytes)` posts the bytes to `/predict` with `client` (an httpx-style client whose
 # base URL is the server: `client.post("/predict", ...)`) and returns either the keypoints, an array (people,
 # joints, 2) as in 7.1, when the server answers 200, or the server's own error message (the `"error"` of its

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · Training
+# # 09 · Training
 #
 # A short, real training run on the 48 LSP-extended images shipped in `data/lsp_sample/` — the same code
 # (`hpe_utils.train`) that trained the project's default weights — then how those were made.
@@ -169,7 +169,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 8.1 Warm-up: the step schedule
+# ### 9.1 Warm-up: the step schedule
 # `learning_rate(epoch, base_lr, milestones, gamma)` returns the rate epoch `epoch` trains at: `base_lr`,
 # multiplied by `gamma` at each milestone. Epochs count from 0, as in `train`'s loop (`metrics.json` numbers its
 # rows from 1), and at epoch `m` of a milestone `m` the new rate already applies. The paper: 1e-3, x0.1 at
@@ -194,7 +194,7 @@ check.ex09_lr_schedule(learning_rate)
 check.hint("ex09_lr_schedule")
 
 # %% [markdown]
-# ### 8.2 Core: horizontal flip with the left/right swap
+# ### 9.2 Core: horizontal flip with the left/right swap
 # `flip_sample(image, keypoints, visible, flip_pairs)` mirrors one training sample left-right: `image` is
 # (height, width, 3) uint8, `keypoints` (K, 2) float (x, y) in its pixels, `visible` (K,) 0/1 flags, and
 # `flip_pairs` the skeleton's left/right joint pairs, e.g. `get_skeleton("mpii16").flip_pairs`. Return
@@ -214,7 +214,7 @@ def flip_sample(image, keypoints, visible, flip_pairs):
 check.ex09_flip_augment(flip_sample)
 
 # %% [markdown]
-# ### 8.3 Stretch: the loss with target weights
+# ### 9.3 Stretch: the loss with target weights
 # `joints_mse(output, target, target_weight)` takes the network's heatmaps and the targets, both tensors
 # (N, K, h, w), and the target weights (N, K) (1 = labelled, 0 = not), and returns the training loss as a 0-dim
 # tensor: 0.5 x the mean, over batch, joints and pixels, of ((output - target) x weight)², so an unlabelled

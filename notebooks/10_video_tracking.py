@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 09 · Video and pose tracking
+# # 10 · Video and pose tracking
 #
 # The second half of the paper: in a video, give each person an **identity** that stays the same from frame to
 # frame. Per frame, the paper (§3) takes person boxes from a detector *and* from the previous frame's poses
@@ -326,7 +326,7 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 9.1 Warm-up: OKS between two poses
+# ### 10.1 Warm-up: OKS between two poses
 # `pose_similarity(kps_a, kps_b, visible, area, sigmas)` takes two poses (K, 2), a visibility flag per joint
 # (K,), the person's area in px² and the per-joint σ (K,), and returns COCO's OKS: the mean over the visible
 # joints of exp(-d² / (2 · area · k²)), where d is the distance between the two poses' joint and k = 2σ.
@@ -350,7 +350,7 @@ check.ex10_oks(pose_similarity)
 check.hint("ex10_oks")
 
 # %% [markdown]
-# ### 9.2 Core: the greedy assignment
+# ### 10.2 Core: the greedy assignment
 # `greedy_assign(similarity, threshold)` takes an (N new poses, M tracks) similarity matrix and returns the
 # list of (pose, track) pairs the paper's tracker makes: repeatedly the most similar pair of the whole matrix
 # that is above `threshold` and whose row and column are both still free.
