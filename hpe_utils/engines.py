@@ -37,8 +37,8 @@ from torch.fx.experimental.optimization import fuse
 
 from .errors import InputError, WeightsError
 from .files import cache_dir, write_atomic
-from .formats import (export_onnx_model, file_kind, load_torchscript, onnx_metadata, onnx_session, quantize_onnx_int8,
-                      trace_torchscript)
+from .formats import (TRACE_LOCK, export_onnx_model, file_kind, load_torchscript, onnx_metadata, onnx_session,
+                      quantize_onnx_int8, trace_torchscript)
 from .model import fold_deconv_batchnorm
 
 Log = Callable[[str], None]
@@ -168,13 +168,14 @@ class _CastWrapper(nn.Module):
 def fold_batchnorms(model: nn.Module) -> nn.Module:
     """Inference copy with every BatchNorm folded into the preceding (transposed) convolution, in fp32."""
     folded = fold_deconv_batchnorm(model) if hasattr(model, "deconv_layers") else copy.deepcopy(model).eval()
-    return fuse(folded.float().eval())
+    with TRACE_LOCK:  # fuse() symbolic-traces: not while another thread traces (formats.TRACE_LOCK)
+        return fuse(folded.float().eval())
 
 
 def compile_package(model: nn.Module, example: torch.Tensor, dtype: torch.dtype, path: Path) -> None:
     """AOT-compile ``model`` (BatchNorms folded, weights cast to ``dtype``) for ``example``'s shape, atomically."""
     wrapped = _CastWrapper(fold_batchnorms(model).to(dtype), dtype).eval()
-    with torch.no_grad():
+    with TRACE_LOCK, torch.no_grad():
         program = torch.export.export(wrapped, (example.float(),))
     with _quiet_cpp_extension():
         write_atomic(path, lambda part: torch._inductor.aoti_compile_and_package(

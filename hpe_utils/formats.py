@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ META_KEY = "hpe_meta"  # ONNX metadata_props key / TorchScript extra file holdin
 ONNX_OPSET = 17
 FILE_KINDS = {".onnx": "onnx", ".torchscript": "torchscript", ".jit": "torchscript"}  # suffix -> runtime
 EXPORT_BATCH_MAX = 256  # the largest batch torch.export's dynamic dimension admits
+# torch's tracers (torch.fx's symbolic trace inside engines' BatchNorm fusion, torch.jit.trace, torch.onnx.export,
+# torch.export) patch process-wide state such as nn.Module.__call__ while they run: two at once in different
+# threads (a server measuring its engines in the background while the notebook exports) break each other with
+# "module is not installed as a submodule". Every trace in the package holds this lock.
+TRACE_LOCK = threading.RLock()
 
 
 def file_kind(path: Any) -> str | None:
@@ -39,9 +45,9 @@ def metadata(loaded: Any) -> dict[str, Any]:
 def trace_torchscript(model: torch.nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
     """The course's path: ``torch.jit.trace`` then ``torch.jit.freeze`` (TorchScript is deprecated; see export_program)."""
     model = model.eval()
-    with torch.no_grad():
+    with TRACE_LOCK, torch.no_grad():
         traced = torch.jit.trace(model, example, check_trace=False)
-    return torch.jit.freeze(traced)
+        return torch.jit.freeze(traced)
 
 
 def save_torchscript(module: torch.jit.ScriptModule, path: str | os.PathLike, meta: dict[str, Any]) -> None:
@@ -61,7 +67,8 @@ def export_program(model: torch.nn.Module, example: torch.Tensor) -> Any:
     batch = torch.export.Dim("batch", min=1, max=EXPORT_BATCH_MAX)
     if example.shape[0] == 1:  # a batch-1 example would be specialised to a constant batch size
         example = torch.cat([example, example])
-    return torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
+    with TRACE_LOCK:
+        return torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
 
 
 # ------------------------------------------------------------------ ONNX
@@ -69,9 +76,10 @@ def export_program(model: torch.nn.Module, example: torch.Tensor) -> Any:
 def export_onnx_model(model: torch.nn.Module, example: torch.Tensor, path: Path, meta: dict[str, Any],
                       opset: int = ONNX_OPSET) -> None:
     """ONNX with a dynamic batch axis and our metadata in ``metadata_props``."""
-    torch.onnx.export(model.eval(), (example,), str(path), input_names=["images"], output_names=["heatmaps"],
-                      dynamic_axes={"images": {0: "batch"}, "heatmaps": {0: "batch"}}, opset_version=opset,
-                      dynamo=False)
+    with TRACE_LOCK:
+        torch.onnx.export(model.eval(), (example,), str(path), input_names=["images"], output_names=["heatmaps"],
+                          dynamic_axes={"images": {0: "batch"}, "heatmaps": {0: "batch"}}, opset_version=opset,
+                          dynamo=False)
     set_onnx_metadata(path, meta)
 
 
@@ -128,6 +136,6 @@ def quantize_onnx_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray)
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
 
-__all__ = ["EXPORT_BATCH_MAX", "FILE_KINDS", "META_KEY", "ONNX_OPSET", "export_onnx_model", "export_program",
+__all__ = ["EXPORT_BATCH_MAX", "FILE_KINDS", "META_KEY", "ONNX_OPSET", "TRACE_LOCK", "export_onnx_model", "export_program",
            "file_kind", "load_torchscript", "metadata", "onnx_metadata", "onnx_session", "quantize_onnx_int8",
            "save_torchscript", "set_onnx_metadata", "trace_torchscript"]

@@ -38,6 +38,28 @@ def test_folding_every_batchnorm_keeps_the_outputs():
         torch.testing.assert_close(folded(x), m(x), atol=1e-4, rtol=1e-4)
 
 
+def test_tracers_wait_for_one_another_across_threads(tmp_path):
+    """A server measuring engines (fx-traced BatchNorm fusion) in a thread must not trace while the notebook
+    exports: torch's tracers patch nn.Module.__call__ process-wide. Each tracer waits while the lock is held."""
+    import threading
+
+    from hpe_utils import formats
+
+    m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32)).eval()
+    x = torch.randn(1, 3, 64, 48)
+    tracers = {"fuse": lambda: engines.fold_batchnorms(m),
+               "jit.trace": lambda: formats.trace_torchscript(m, x),
+               "onnx.export": lambda: formats.export_onnx_model(m, x, tmp_path / "m.onnx", {})}
+    for name, run in tracers.items():
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (run(), done.set()), daemon=True)
+        with formats.TRACE_LOCK:  # another thread is tracing
+            worker.start()
+            assert not done.wait(0.5), f"{name} traced while another trace held the lock"
+        worker.join(120)
+        assert done.is_set(), f"{name} never ran after the lock was released"
+
+
 def test_weights_fingerprint_changes_with_any_weight():
     torch.manual_seed(0)
     m = PoseResNet(depth=18, num_joints=16, deconv_filters=(32, 32, 32))
