@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -441,6 +441,77 @@ def set_box_padding(spec: str | os.PathLike, out: str | os.PathLike, box_padding
                            overwrite=overwrite)
 
 
+# ------------------------------------------------------------------ the weights the course runs
+
+COURSE_WEIGHTS = "mmpose_coco_r50_256x192"  # what the notebooks load where it can be downloaded (COCO AP 71.8)
+OFFLINE_ENV = "HPE_OFFLINE"  # set (to anything but "" or "0"): the course downloads nothing and runs `default`
+
+
+def offline() -> bool:
+    """True when ``$HPE_OFFLINE`` asks for no downloads (the headless notebook runs and ``make test`` set it)."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+
+
+def course_weights(preferred: str | WeightsEntry = COURSE_WEIGHTS, *, device: str | torch.device = "cpu",
+                   fallback: str | None = "default", progress: bool = True,
+                   log: Callable[[str], None] = print) -> LoadedWeights:
+    """The weights the notebooks run on photos: mmpose's ResNet-50 where it can be fetched, else ``default``.
+
+    ``preferred`` (mmpose's re-trained Simple Baselines ResNet-50, COCO AP 71.8, RGB 256x192, COCO-17 joints) is
+    loaded through :func:`load_weights`: downloaded once into the cache, checked against the registry's SHA-256
+    before it is read, reused from there afterwards. With ``$HPE_OFFLINE`` set nothing is tried and the embedded
+    ``fallback`` (``default``: a ResNet-18 trained from scratch on LSP, 192x192, MPII-16 joints) is loaded.
+    A download that fails, or a file that does not verify (it is deleted, never loaded), falls back too;
+    ``fallback=None`` raises the error instead. Either way ``log`` gets one line: which weights, and why.
+    """
+    entry = WEIGHTS[preferred] if isinstance(preferred, str) and preferred in WEIGHTS else preferred
+    label = entry.name if isinstance(entry, WeightsEntry) else str(entry)
+    wanted = f"{label} ({entry.metric})" if isinstance(entry, WeightsEntry) and entry.metric else label
+    if offline():
+        if fallback is None:
+            raise WeightsError(f"${OFFLINE_ENV} is set: {label} is not downloaded")
+        reason = f"${OFFLINE_ENV} is set, so {wanted} was not downloaded"
+    else:
+        before = _file_identity(entry)
+        try:
+            lw = load_weights(entry, device=device, progress=progress)
+        except WeightsError as e:  # ChecksumError included: the download was deleted, nothing was loaded
+            if fallback is None:
+                raise
+            first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
+            what = "failed its SHA-256 check" if isinstance(e, ChecksumError) else "could not be loaded"
+            reason = f"{wanted} {what}: {first[:300]}"
+        else:
+            if not (lw.entry and lw.entry.urls):
+                how = "loaded"
+            else:  # a download replaces the cached file: the same inode and time mean it was only read
+                how = "from the cache" if before is not None and before == _file_identity(entry) else "downloaded"
+            check = ", SHA-256 checked" if lw.entry and lw.entry.sha256 else ""
+            log(f"course weights: {lw.name} ({_recipe(lw)}), {how}{check}")
+            return lw
+    lw = load_weights(fallback, device=device, progress=progress)
+    log(f"course weights: {lw.name} ({_recipe(lw)}); {reason}")
+    return lw
+
+
+def _file_identity(entry: str | WeightsEntry) -> tuple[int, int] | None:
+    """(inode, mtime) of a registry entry's cached download, or None: a re-download replaces the file."""
+    if not isinstance(entry, WeightsEntry) or entry.local_path or not entry.urls:
+        return None
+    try:
+        st = (cache_dir() / entry.filename).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _recipe(lw: LoadedWeights) -> str:
+    """'ResNet-50, RGB 256x192, coco17': what a notebook reader needs to know about loaded weights."""
+    depth = f"ResNet-{lw.config.depth}, " if lw.config else ""
+    w, h = lw.input_size
+    return f"{depth}{lw.color_order.upper()} {h}x{w}, {lw.skeleton.name}"
+
+
 def list_weights() -> list[WeightsEntry]:
     return list(WEIGHTS.values())
 
@@ -456,8 +527,8 @@ def describe_weights_table() -> str:
 
 
 __all__ = [
-    "ChecksumError", "LoadedWeights", "WEIGHTS", "WeightsEntry", "WeightsError", "average_checkpoints", "load_backbone",
-    "describe_weights_table",
+    "COURSE_WEIGHTS", "ChecksumError", "LoadedWeights", "OFFLINE_ENV", "WEIGHTS", "WeightsEntry", "WeightsError",
+    "average_checkpoints", "course_weights", "describe_weights_table", "load_backbone", "offline",
     "download_weights", "infer_config", "list_weights", "load_weights", "normalize_keys", "read_checkpoint",
     "save_checkpoint", "set_box_padding", "strict_load", "unwrap_state_dict",
 ]
