@@ -72,6 +72,38 @@ def head_size(head_boxes: np.ndarray) -> np.ndarray:
     return 0.6 * np.linalg.norm(hb[:, 2:] - hb[:, :2], axis=1)
 
 
+# COCO's recall thresholds 0, 0.01, ..., 1, built as pycocotools builds them (``COCOeval.Params.recThrs``)
+COCO_RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+
+
+def average_precision(scores: Sequence[float] | np.ndarray, hits: Sequence[bool] | np.ndarray, num_gt: int,
+                      recall_thresholds: np.ndarray = COCO_RECALL_THRESHOLDS) -> float:
+    """COCO's interpolated AP of ranked detections at one OKS threshold, as pycocotools accumulates it.
+
+    ``hits[i]`` is True where detection i matched a ground truth at that threshold; ``num_gt`` counts the ground
+    truths (>= 1). Detections are ranked by score, highest first, by a stable sort (ties keep their given order);
+    precision after each detection is made non-increasing from the right (its envelope) and read at every recall
+    threshold (COCO's 101 points), 0 where recall never reaches it; AP is the mean of those readings.
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    hits = np.asarray(hits, dtype=bool).reshape(-1)
+    if scores.shape != hits.shape:
+        raise ValueError(f"one hit flag per score: got {scores.shape[0]} scores and {hits.shape[0]} flags")
+    if int(num_gt) != num_gt or num_gt < 1:
+        raise ValueError(f"AP needs at least one ground truth, got num_gt={num_gt}")
+    order = np.argsort(-scores, kind="mergesort")
+    tp = np.cumsum(hits[order]).astype(np.float64)
+    fp = np.cumsum(~hits[order]).astype(np.float64)
+    recall = tp / num_gt
+    precision = tp / (tp + fp + np.spacing(1))
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # the envelope: best precision at this recall or more
+    at = np.searchsorted(recall, recall_thresholds, side="left")  # the first detection reaching each recall
+    reached = at < len(precision)
+    readings = np.zeros(len(recall_thresholds))
+    readings[reached] = precision[at[reached]]
+    return float(readings.mean())
+
+
 def coco_oks_ap(predictions: list[dict[str, Any]], ann_file: str) -> dict[str, float]:
     """COCO keypoint AP/AR through pycocotools; ``predictions`` use the COCO results format."""
     try:
@@ -93,4 +125,4 @@ def coco_oks_ap(predictions: list[dict[str, Any]], ann_file: str) -> dict[str, f
     return {n: float(v) for n, v in zip(names, ev.stats)}
 
 
-__all__ = ["PCKResult", "coco_oks_ap", "head_size", "pck", "torso_diameter"]
+__all__ = ["COCO_RECALL_THRESHOLDS", "PCKResult", "average_precision", "coco_oks_ap", "head_size", "pck", "torso_diameter"]

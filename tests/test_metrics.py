@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpe_utils.metrics import head_size, pck, torso_diameter
+from hpe_utils.metrics import COCO_RECALL_THRESHOLDS, average_precision, head_size, pck, torso_diameter
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 
@@ -97,3 +97,55 @@ def test_coco_ap_is_one_when_predictions_equal_ground_truth():
     assert coco_oks_ap(shifted, str(ann))["AP"] < 0.5
     with pytest.raises(ValueError, match="no predictions"):
         coco_oks_ap([], str(ann))
+
+
+def test_average_precision_reads_the_precision_envelope_at_cocos_101_recall_points():
+    assert len(COCO_RECALL_THRESHOLDS) == 101 and COCO_RECALL_THRESHOLDS[[0, -1]].tolist() == [0.0, 1.0]
+    # ranked hit, miss, hit of 4 ground truths: precision 1, 1/2, 2/3 -> envelope 1, 2/3, 2/3 at recall 1/4, 1/4, 1/2;
+    # recall points 0..0.25 (26 of them) read 1, 0.26..0.50 (25) read 2/3, the other 50 are never reached: 0
+    assert average_precision([0.9, 0.8, 0.7], [True, False, True], 4) == pytest.approx((26 + 25 * 2 / 3) / 101)
+    assert average_precision([0.7, 0.9, 0.8], [True, True, False], 4) == pytest.approx((26 + 25 * 2 / 3) / 101)
+    assert average_precision([0.9, 0.8], [True, True], 2) == pytest.approx(1.0)
+
+
+def test_average_precision_edge_cases_no_detections_all_wrong_and_ties_in_their_given_order():
+    assert average_precision([], [], 3) == 0.0
+    assert average_precision([0.9, 0.5], [False, False], 2) == 0.0
+    assert average_precision([0.5, 0.5], [False, True], 1) == pytest.approx(0.5)  # stable: the miss stays first
+    assert average_precision([0.5, 0.5], [True, False], 1) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="ground truth"):
+        average_precision([0.5], [True], 0)
+    with pytest.raises(ValueError, match="one hit flag per score"):
+        average_precision([0.5, 0.4], [True], 1)
+
+
+def test_average_precision_equals_pycocotools_accumulate_on_its_own_matches():
+    """Fed the detections' matches pycocotools made, average_precision gives pycocotools' own AP at each threshold."""
+    pytest.importorskip("pycocotools", reason="COCO OKS AP needs pycocotools (pip install 'hpe-workbook[eval]')")
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    ann = FIX / "coco" / "person_keypoints.json"
+    rng = np.random.default_rng(3)
+    preds = []
+    for p in _gt_as_predictions(json.loads(ann.read_text())):
+        for k in range(2):  # each person twice, moved by a random amount, with a random score
+            kp = np.asarray(p["keypoints"], float).reshape(-1, 3)
+            kp[:, :2] += rng.normal(0, 4 + 8 * k, (len(kp), 2))
+            preds.append({**p, "keypoints": kp.reshape(-1).tolist(), "score": float(rng.uniform())})
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann))
+        ev = COCOeval(gt, gt.loadRes(preds), "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+    area_all = [e for e in ev.evalImgs if e is not None and e["aRng"] == ev.params.areaRng[0]]
+    num_gt = sum(int((e["gtIgnore"] == 0).sum()) for e in area_all)
+    for t in range(len(ev.params.iouThrs)):
+        scores = np.concatenate([e["dtScores"] for e in area_all])
+        hits = np.concatenate([e["dtMatches"][t] > 0 for e in area_all])
+        ignored = np.concatenate([e["dtIgnore"][t] for e in area_all]).astype(bool)
+        want = ev.eval["precision"][t, :, 0, 0, -1].mean()
+        assert average_precision(scores[~ignored], hits[~ignored], num_gt) == pytest.approx(want, abs=1e-12)

@@ -7,11 +7,11 @@ in words what is wrong; ``check.hint(name)`` gives hints one at a time. The work
 """
 from __future__ import annotations
 
-from . import nb01, nb02, nb03, nb05, nb06, nb07, nb08, nb09, nb10
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
 from .core import Checker, Exercise, Feedback, Message, Wrong, registry
 
-EXERCISES: dict[str, Exercise] = registry(nb01.EXERCISES, nb02.EXERCISES, nb03.EXERCISES, nb05.EXERCISES,
-                                          nb06.EXERCISES, nb07.EXERCISES, nb08.EXERCISES, nb09.EXERCISES,
+EXERCISES: dict[str, Exercise] = registry(nb01.EXERCISES, nb02.EXERCISES, nb03.EXERCISES, nb04.EXERCISES,
+                                          nb05.EXERCISES, nb06.EXERCISES, nb07.EXERCISES, nb08.EXERCISES, nb09.EXERCISES,
                                           nb10.EXERCISES)
 
 

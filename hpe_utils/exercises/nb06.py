@@ -1,19 +1,18 @@
-"""Exercises of notebook 06_skeleton_drawing: which limbs a drawing shows, and per-joint PCK."""
+"""Exercises of notebook 06_skeleton_drawing: which limbs a drawing shows, and the flip pairs a skeleton's names give."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..metrics import pck
-from ..skeletons import COCO17, MPII16, Skeleton
+from ..skeletons import COCO17, LSP14, MPII16, Skeleton
 from ..viz import shown_joints
 from .core import Exercise, Wrong, call, describe
 
 NOTEBOOK = "06_skeleton_drawing"
 
 
-# ------------------------------------------------------------------ 5.1 the limbs a drawing shows
+# ------------------------------------------------------------------ 6.1 the limbs a drawing shows
 
 def _reference_limbs(keypoints: np.ndarray, scores: np.ndarray, limbs: Sequence[tuple[int, int]],
                      threshold: float) -> list[tuple[int, int]]:
@@ -120,116 +119,81 @@ def _check_limbs(answer: Callable[..., Any]) -> str:
             "visibility flags and nothing to draw")
 
 
-# ------------------------------------------------------------------ 5.2 per-joint PCK
+# ------------------------------------------------------------------ 6.2 flip pairs from the joint names
 
-def _pck_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, str]]:
-    """(pred, gt, visible, norm, alpha, words): exact thresholds, unlabelled joints, a joint never labelled, bad norms."""
-    rng = np.random.default_rng(55)
-    n, k = 6, 5
-    gt = rng.uniform(50, 250, size=(n, k, 2))
-    norm = np.array([50.0, 100.0, 25.0, 40.0, 80.0, 60.0])
-    pred = gt + rng.normal(0, 1, size=gt.shape) * norm[:, None, None] * np.array([0.02, 0.05, 0.1, 0.15, 0.3])[None, :, None]
-    visible = np.ones((n, k))
-    base = (pred, gt, visible, norm, 0.2, "6 people, 5 joints, all labelled, torso sizes 25 to 100 px")
-    # exactly at the threshold: 0.2 x norm pixels away (a 3-4-5 triangle), so only `<=` counts them
-    exact = pred.copy()
-    exact[:, 2] = gt[:, 2] + np.array([0.6, 0.8]) * 0.2 * norm[:, None]
-    exact[:3, 3] = gt[:3, 3] + np.array([0.6, 0.8]) * 0.2 * norm[:3, None]
-    at = (exact, gt, visible, norm, 0.2, "predictions exactly 0.2 x torso away from the truth for joints 2 and 3")
-    # unlabelled joints with wild predictions, and joint 4 labelled in no image
-    vis = visible.copy()
-    vis[[0, 2, 5], 1] = 0
-    vis[:, 4] = 0
-    wild = pred.copy()
-    wild[[0, 2], 1] = 0.0  # a model predicts something for unlabelled joints: far off for two of them,
-    wild[5, 1] = gt[5, 1]  # right on the (unlabelled) truth for one,
-    wild[:, 4] = gt[:, 4] + 1.0  # and close for the joint labelled nowhere
-    unl = (wild, gt, vis, norm, 0.2, "5 joints: joint 1 unlabelled in 3 of 6 images, joint 4 in all 6")
-    # a sample whose torso is unknown (NaN) and one of zero size: both skipped
-    bad_norm = norm.copy()
-    bad_norm[1], bad_norm[4] = np.nan, 0.0
-    skip = (pred, gt, visible, bad_norm, 0.2, "two people whose torso size is unknown (NaN) or 0")
-    loose = (pred, gt, visible, norm, 0.5, "the same people at alpha = 0.5")
-    return [base, at, unl, skip, loose]
+_SIDES = (("l_", "r_"), ("left_", "right_"))  # the two spellings of a side in the skeletons here: MPII/LSP, COCO
 
 
-def _check_pck(answer: Callable[..., Any]) -> str:
-    """Compare per-joint PCK with hpe_utils.metrics.pck, diagnosing threshold, denominator, scale and NaN mistakes."""
-    cases = _pck_cases()
-    for pred, gt, vis, norm, alpha, words in cases:
-        n, k = vis.shape
-        got = call(answer, pred.copy(), gt.copy(), vis.copy(), norm.copy(), alpha, case=words)
-        if hasattr(got, "per_joint"):
-            got = got.per_joint
-        if hasattr(got, "detach"):
-            got = got.detach().cpu().numpy()
-        try:
-            got = np.asarray(got, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise Wrong(f"return an array of shape ({k},), one accuracy per joint; on {words} you returned "
-                        f"{describe(got)}") from None
-        if got.shape != (k,):
-            if got.ndim == 0:
-                raise Wrong(f"on {words} you returned one number ({float(got):.3f}): PCK here is per joint — for each "
-                            f"joint, the share of its labelled samples that are correct: an array of shape ({k},)")
-            if got.shape == (n,):
-                raise Wrong(f"on {words} you returned shape {got.shape}, one value per sample: average over the samples "
-                            f"(axis 0) to get one value per joint, shape ({k},)")
-            raise Wrong(f"return one accuracy per joint, shape ({k},); on {words} you returned shape {got.shape}")
-        want = pck(pred, gt, vis, norm, alpha).per_joint
-        if np.allclose(got, want, atol=1e-9, equal_nan=True):
+def _reference_flip_pairs(joints: Sequence[str]) -> list[tuple[int, int]]:
+    """Every (left, right) pair of joints whose names differ only in the side prefix, as (smaller, larger) indices."""
+    index = {name: i for i, name in enumerate(joints)}
+    pairs = []
+    for i, name in enumerate(joints):
+        for left, right in _SIDES:
+            if name.startswith(left) and right + name[len(left):] in index:
+                pairs.append(tuple(sorted((i, index[right + name[len(left):]]))))
+    return sorted(pairs)  # type: ignore[arg-type]
+
+
+def _flip_cases() -> list[tuple[tuple[str, ...], str]]:
+    """(joint names, words): the three skeletons of the library, and made-up ones that catch shortcuts."""
+    return [
+        (MPII16.joints, "MPII-16's joint names (r_ankle, …, l_wrist)"),
+        (COCO17.joints, "COCO-17's joint names (nose, left_eye, right_eye, …)"),
+        (LSP14.joints, "LSP-14's joint names"),
+        (("r_hand", "neck", "l_foot", "r_foot", "l_hand"), "a made-up skeleton whose sides come in another order: "
+         "r_hand, neck, l_foot, r_foot, l_hand"),
+        (("left_wing", "right_wing", "l_claw", "beak", "left_eye"), "a made-up bird: left_wing, right_wing, l_claw "
+         "(no r_claw), beak, left_eye (no right_eye)"),
+        (("head", "tail"), "a skeleton with no sides at all: head, tail"),
+    ]
+
+
+def _check_flip_pairs(answer: Callable[..., Any]) -> str:
+    """The learner's pairs, taken unordered, must be exactly the name-derived ones: the library's flip_pairs."""
+    cases = _flip_cases()
+    for joints, words in cases:
+        got = call(answer, list(joints), case=words)
+        if not isinstance(got, (list, tuple, np.ndarray)):
+            raise Wrong(f"return a list of (a, b) joint-index pairs; on {words} you returned {describe(got)}")
+        pairs = []
+        for item in list(got):
+            try:
+                a, b = item
+            except (TypeError, ValueError):
+                raise Wrong(f"return (a, b) pairs of joint indices; on {words} one item of your answer is "
+                            f"{describe(item)}") from None
+            if isinstance(a, str) or isinstance(b, str):
+                raise Wrong(f"on {words} you returned names ({a!r}, {b!r}): return their indices in the joint list, "
+                            "e.g. joints.index(name), as Skeleton.flip_pairs holds them")
+            pairs.append((int(a), int(b)))
+        want = _reference_flip_pairs(joints)
+        unordered = sorted(tuple(sorted(p)) for p in pairs)
+        if unordered == want:
             continue
-        _diagnose_pck(got, want, pred, gt, vis, norm, alpha, words)
-    return (f"right on {len(cases)} cases — a prediction exactly at alpha x norm, unlabelled joints, a joint never "
-            "labelled (NaN), unknown torso sizes and two alphas")
-
-
-def _diagnose_pck(got: np.ndarray, want: np.ndarray, pred: np.ndarray, gt: np.ndarray, vis: np.ndarray,
-                  norm: np.ndarray, alpha: float, words: str) -> None:
-    """Name the mistake: each variant is the library's pck run on inputs changed the way that mistake changes them."""
-    def same(variant: np.ndarray) -> bool:
-        return bool(np.allclose(got, variant, atol=1e-9, equal_nan=True))
-
-    never = np.isnan(want)
-    if (vis == 0).any():
-        everyone = pck(pred, gt, np.ones_like(vis), norm, alpha).per_joint  # every sample counted, labelled or not
-        if same(everyone) or same(np.where(never, np.nan, everyone)):
-            raise Wrong(f"on {words} you counted unlabelled joints (visible = 0) too: a joint's accuracy is over the "
-                        "samples where it is labelled — count hits only among those and divide by their number")
-        counts = (vis > 0).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mixed = np.where(counts > 0, everyone * vis.shape[0] / np.maximum(counts, 1), np.nan)
-        if same(mixed) or same(np.nan_to_num(mixed)):
-            raise Wrong(f"on {words} you counted hits of unlabelled joints: only labelled joints can be hits (you "
-                        "divided by the labelled count, so mask the hits with visible > 0 as well)")
-    if never.any() and not np.isnan(got[never]).all():
-        j = int(np.flatnonzero(never & ~np.isnan(got))[0])
-        raise Wrong(f"on {words}, joint {j} is labelled in no sample, so its accuracy is undefined: return NaN for it "
-                    f"(you returned {got[j]:g}; 0 would claim it is always wrong, and would drag a later mean down)")
-    if np.isnan(got[~never]).any():
-        j = int(np.flatnonzero(~never & np.isnan(got))[0])
-        if not (np.isfinite(norm) & (norm > 0)).all():
-            raise Wrong(f"on {words} your joint {j} is NaN although it is labelled: a sample whose norm is NaN or <= 0 "
-                        "(torso unknown) must be skipped — leave it out of both the hits and the count")
-        raise Wrong(f"on {words} your joint {j} is NaN although it is labelled in {int((vis[:, j] > 0).sum())} samples")
-    bad = ~(np.isfinite(norm) & (norm > 0))
-    if bad.any():
-        tiny = np.where(bad, 1e-9, norm)  # a sample kept with its hopeless norm: every joint of it a miss
-        if same(pck(pred, gt, vis, tiny, alpha).per_joint):
-            raise Wrong(f"on {words} you counted the people with an unknown (NaN) or zero torso size as misses: skip "
-                        "those samples — they cannot be scored, so they count neither as hits nor in the denominator")
-    if same(pck(pred, gt, vis, norm, float(np.nextafter(alpha, 0))).per_joint):
-        raise Wrong(f"on {words}, a prediction exactly alpha x norm = {alpha:g} x norm away counts as correct in PCK: "
-                    "use distance <= alpha * norm, not <")
-    if same(pck(pred, gt, vis, np.ones_like(norm), alpha).per_joint):
-        raise Wrong(f"on {words} you compared the distance in pixels with alpha = {alpha:g} itself: the threshold is "
-                    f"alpha x norm pixels ({alpha:g} x the person's torso size) — scale by each sample's norm")
-    if same(pck(pred, gt, vis, np.full_like(norm, np.nanmean(np.where(norm > 0, norm, np.nan))), alpha).per_joint):
-        raise Wrong(f"on {words} you used one norm for everybody: each person has their own size, so compare each "
-                    "sample's distance with alpha x norm[i] of that sample (norm[:, None] broadcasts over joints)")
-    j = int(np.nanargmax(np.abs(np.nan_to_num(got - want, nan=1.0))))
-    raise Wrong(f"on {words} your PCK of joint {j} is {got[j]:.3f}, it should be {want[j]:.3f} (all joints: yours "
-                f"{np.round(got, 3).tolist()}, expected {np.round(want, 3).tolist()})")
+        if any(a == b for a, b in pairs):
+            a = next(a for a, b in pairs if a == b)
+            raise Wrong(f"on {words} you paired {joints[a]} with itself: a joint with no side (a centre joint) is in "
+                        "no pair — it stays where it is when the image is mirrored")
+        if len(set(unordered)) < len(unordered):
+            raise Wrong(f"on {words} some pairs come twice (e.g. both (a, b) and (b, a)): list each left/right pair "
+                        "once")
+        names = {tuple(sorted((joints[a], joints[b]))) for a, b in unordered}
+        wrong = [p for p in names if not any(p == tuple(sorted((joints[a], joints[b]))) for a, b in want)]
+        missing = [tuple(joints[i] for i in p) for p in want if p not in unordered]
+        if missing and all(joints[a].startswith("left_") or joints[a].startswith("right_") for a, _ in
+                           (p for p in want if p not in unordered)):
+            raise Wrong(f"on {words} you missed {missing[0][0]}–{missing[0][1]}: COCO spells the sides left_ and "
+                        "right_, MPII and LSP l_ and r_ — handle both prefixes")
+        if wrong:
+            a, b = wrong[0]
+            raise Wrong(f"on {words} you paired {a} with {b}, whose names do not match once the side is removed: "
+                        "pair each left joint with the right joint of the same name (r_ + the rest of the name), "
+                        "not by position in the list")
+        raise Wrong(f"on {words} you returned {sorted(pairs)}; the pairs are {want} "
+                    f"({', '.join(f'{joints[a]}–{joints[b]}' for a, b in want) or 'none'})")
+    return (f"right on {len(cases)} skeletons — MPII-16, COCO-17 and LSP-14 (their flip_pairs exactly), sides in another "
+            "order, a joint without its other side, and no sides at all")
 
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -243,14 +207,13 @@ EXERCISES: tuple[Exercise, ...] = (
         ),
     ),
     Exercise(
-        name="ex06_pck", notebook=NOTEBOOK, function="pck_per_joint", level="core",
-        title="PCK per joint, from scratch", check=_check_pck,
+        name="ex06_flip_pairs", notebook=NOTEBOOK, function="flip_pairs", level="core",
+        title="Flip pairs from the joint names", check=_check_flip_pairs,
         hints=(
-            "Distances: np.linalg.norm(pred - gt, axis=2), shape (N, K). A hit is distance <= alpha * norm[:, None] "
-            "(<=: exactly at the threshold counts).",
-            "Which samples count: labelled = (visible > 0) & (np.isfinite(norm) & (norm > 0))[:, None]; hits only "
-            "among them. Per joint: hits.sum(axis=0) / labelled.sum(axis=0).",
-            "A joint labelled nowhere has 0 / 0: return NaN there (np.where(count > 0, …, np.nan)), not 0.",
+            "A joint's side is in its name: MPII and LSP write l_ and r_ (l_ankle), COCO left_ and right_ "
+            "(left_ankle). Everything after the prefix names the body part.",
+            "Make a dict name -> index; for every joint whose name starts with a left prefix, look up the right prefix "
+            "+ the rest of the name, and keep (index, its partner's index) when the partner exists.",
         ),
     ),
 )

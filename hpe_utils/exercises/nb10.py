@@ -1,4 +1,4 @@
-"""Exercises of notebook 10_video_tracking: OKS between two poses, and the paper's greedy assignment."""
+"""Exercises of notebook 10_video_tracking: MOTA from per-frame counts, and the paper's greedy assignment."""
 from __future__ import annotations
 
 import math
@@ -6,66 +6,70 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..tracking import OKS_SIGMAS, greedy_match, oks
+from ..tracking import greedy_match
 from .core import Exercise, Wrong, call, describe
 
 NOTEBOOK = "10_video_tracking"
 
 
-def _oks_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float, str]]:
-    """(pose a, pose b, visible, area, words): identical, shifted, partly hidden, a small and a large person."""
-    rng = np.random.default_rng(9)
-    base = rng.uniform(50, 250, (16, 2))
-    hidden = np.ones(16)
-    hidden[[0, 5, 9]] = 0
-    far = base.copy()
-    far[[0, 5, 9]] += 200  # the hidden joints are far off: they must not count
+def _reference_mota(gt: np.ndarray, misses: np.ndarray, false_positives: np.ndarray, switches: np.ndarray) -> float:
+    """CLEAR MOT's MOTA: 1 - (all misses + false positives + identity switches) / all ground-truth people, summed
+    over every frame first (NaN when no frame has anyone in it)."""
+    total = float(np.sum(gt))
+    if total == 0:
+        return float("nan")
+    return 1.0 - float(np.sum(misses) + np.sum(false_positives) + np.sum(switches)) / total
+
+
+def _mota_cases() -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]]:
+    """(gt, misses, false positives, id switches per frame, words): uneven frames, empty frames, below zero."""
     return [
-        (base, base.copy(), np.ones(16), 9000.0, "two identical poses"),
-        (base, base + [6.0, -4.0], np.ones(16), 9000.0, "a pose moved by (6, -4) px, area 9000 px²"),
-        (base, far + rng.normal(0, 3, (16, 2)), hidden, 9000.0, "three hidden joints far off, the rest within ~3 px"),
-        (base, base + [6.0, -4.0], np.ones(16), 900.0, "the same move on a person 10x smaller in area"),
+        (np.array([3, 3, 3, 3]), np.array([0, 1, 0, 0]), np.array([1, 0, 0, 0]), np.array([0, 0, 1, 0]),
+         "4 frames of 3 people: one miss, one false positive, one switch"),
+        (np.array([1, 4, 4, 2]), np.array([1, 0, 1, 0]), np.array([0, 0, 0, 2]), np.array([0, 1, 0, 0]),
+         "frames with 1, 4, 4 and 2 people and their errors"),
+        (np.array([2, 0, 0, 2]), np.array([0, 0, 0, 1]), np.array([0, 1, 0, 0]), np.array([0, 0, 0, 0]),
+         "two frames with nobody in them (one with a false positive)"),
+        (np.array([2, 2]), np.array([2, 1]), np.array([3, 2]), np.array([0, 0]), "more errors than people: MOTA "
+         "below 0"),
+        (np.array([0, 0]), np.array([0, 0]), np.array([1, 0]), np.array([0, 0]), "a clip with nobody in it at all"),
     ]
 
 
-def _check_oks(answer: Callable[..., Any]) -> str:
-    """The learner's OKS must equal COCO's formula (tracking.oks) on identical, moved, hidden and small poses."""
-    sigmas = OKS_SIGMAS["mpii16"]
-    cases = _oks_cases()
-    for a, b, vis, area, words in cases:
-        got = call(answer, a.copy(), b.copy(), vis.copy(), area, sigmas.copy(), case=words)
+def _check_mota(answer: Callable[..., Any]) -> str:
+    """The learner's MOTA must equal the CLEAR MOT formula summed over the clip, naming the usual mistakes."""
+    cases = _mota_cases()
+    for gt, fn, fp, idsw, words in cases:
+        got = call(answer, gt.tolist(), fn.tolist(), fp.tolist(), idsw.tolist(), case=words)
         try:
             got = float(got)
         except (TypeError, ValueError):
-            raise Wrong(f"return one number between 0 and 1; on {words} you returned {describe(got)}") from None
-        want = oks(a, vis, b, vis, area, sigmas, joint_threshold=0.5)
-        if math.isclose(got, want, abs_tol=1e-6):
+            raise Wrong(f"return one number; on {words} you returned {describe(got)}") from None
+        want = _reference_mota(gt, fn, fp, idsw)
+        if math.isnan(want):
+            if not math.isnan(got):
+                raise Wrong(f"on {words} you returned {got:g}: with no ground-truth person in any frame MOTA is 0 / 0, "
+                            "undefined — return float('nan'), not a score")
             continue
-        d2 = ((a - b) ** 2).sum(1)
-        keep = vis > 0
-
-        def variant(k: np.ndarray, over_all: bool = False, total: bool = False) -> float:
-            e = np.exp(-d2 / k)
-            return float(e.sum() if total else (e.mean() if over_all else e[keep].mean()))
-
-        full = 2 * area * (2 * sigmas) ** 2
-        if math.isclose(got, variant(full, over_all=True), abs_tol=1e-6) and not keep.all():
-            raise Wrong(f"on {words} you returned {got:.4f}, the answer is {want:.4f}: you averaged over every joint — "
-                        "hidden joints (visible = 0) must not count: average only over the visible ones")
-        if math.isclose(got, variant(2 * area * sigmas**2), abs_tol=1e-6):
-            raise Wrong(f"on {words} you returned {got:.4f}, the answer is {want:.4f}: COCO's per-joint constant is "
-                        "k = 2σ, so the denominator is 2 · area · (2σ)² — you used σ itself")
-        if math.isclose(got, variant(area * (2 * sigmas) ** 2), abs_tol=1e-6):
-            raise Wrong(f"on {words} you returned {got:.4f}, the answer is {want:.4f}: the exponent is "
-                        "-d² / (2 · area · k²) — the factor 2 is missing")
-        if math.isclose(got, variant(2 * math.sqrt(area) * (2 * sigmas) ** 2), abs_tol=1e-6):
-            raise Wrong(f"on {words} you returned {got:.4f}, the answer is {want:.4f}: use the area itself (s² in COCO's "
-                        "notation), not its square root: distances squared are compared with an area")
-        if math.isclose(got, variant(full, total=True), abs_tol=1e-6) and keep.sum() > 1:
-            raise Wrong(f"on {words} you returned {got:.4f}: that is the sum over joints; OKS is their mean "
-                        f"(here {want:.4f}), so that it lies between 0 and 1")
-        raise Wrong(f"on {words} you returned {got:.4f}, the answer is {want:.4f}")
-    return f"right on {len(cases)} pairs: identical, moved, three hidden joints, and a person 10x smaller"
+        if math.isclose(got, want, abs_tol=1e-9):
+            continue
+        head = f"on {words} you returned {got:.4f}, the answer is {want:.4f}"
+        if want < 0 and math.isclose(got, max(want, 0.0), abs_tol=1e-9):
+            raise Wrong(f"{head}: MOTA is not clipped at 0 — with more errors than people it goes below 0")
+        if math.isclose(got, _reference_mota(gt, fn, fp, np.zeros_like(idsw)), abs_tol=1e-9):
+            raise Wrong(f"{head}: identity switches count as errors too: 1 - (misses + false positives + switches) / GT")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_frame = 1.0 - (fn + fp + idsw) / gt
+        if math.isclose(got, float(np.mean(per_frame[gt > 0])), abs_tol=1e-9) or \
+                math.isclose(got, float(np.mean(np.where(gt > 0, per_frame, 1.0))), abs_tol=1e-9):
+            raise Wrong(f"{head}: you averaged a MOTA per frame; MOTA sums the errors and the people over the whole clip "
+                        "first, then divides once — a crowded frame weighs more than an empty one")
+        if math.isclose(got, 1.0 - float(fn.sum() + fp.sum() + idsw.sum()) / float(gt.sum() + fp.sum()), abs_tol=1e-9):
+            raise Wrong(f"{head}: divide by the number of ground-truth people only (sum of gt), not by gt + false "
+                        "positives")
+        raise Wrong(head)
+    return (f"right on {len(cases)} clips — uneven frames, frames with nobody in them, a MOTA below 0 and a clip with "
+            "no one at all (NaN)")
 
 
 def _check_greedy(answer: Callable[..., Any]) -> str:
@@ -109,11 +113,13 @@ def _check_greedy(answer: Callable[..., Any]) -> str:
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise(
-        name="ex10_oks", notebook=NOTEBOOK, function="pose_similarity", level="warm-up",
-        title="OKS between two poses", check=_check_oks,
+        name="ex10_mota", notebook=NOTEBOOK, function="mota", level="warm-up",
+        title="MOTA from per-frame counts", check=_check_mota,
         hints=(
-            "For each joint: d² = squared distance between the two poses' joint, k = 2σ for that joint.",
-            "Each joint's similarity is exp(-d² / (2 · area · k²)); OKS is their mean over the visible joints only.",
+            "Sum each list over the whole clip first: GT = sum(gt), and the same for misses, false positives and "
+            "identity switches.",
+            "MOTA = 1 - (misses + false positives + switches) / GT, once, for the clip. It can be below 0; with GT = 0 "
+            "it is undefined: return float('nan').",
         ),
     ),
     Exercise(

@@ -2,13 +2,13 @@
 import numpy as np
 
 
-def pose_similarity(kps_a, kps_b, visible, area, sigmas):
-    """COCO's OKS of two poses (K, 2), over the visible joints."""
-    d2 = ((np.asarray(kps_a) - np.asarray(kps_b)) ** 2).sum(axis=1)  # squared distance per joint
-    k = 2 * np.asarray(sigmas)  # COCO's per-joint constant
-    per_joint = np.exp(-d2 / (2 * area * k**2))
-    keep = np.asarray(visible) > 0
-    return float(per_joint[keep].mean()) if keep.any() else 0.0
+def mota(gt, misses, false_positives, id_switches):
+    """MOTA of a clip from per-frame counts: 1 - (misses + false positives + identity switches) / ground truths."""
+    total = float(np.sum(gt))  # every frame's people, summed first: a crowded frame weighs more
+    if total == 0:
+        return float("nan")  # nobody to track: 0 / 0
+    errors = np.sum(misses) + np.sum(false_positives) + np.sum(id_switches)
+    return 1.0 - float(errors) / total  # not clipped: more errors than people gives a MOTA below 0
 
 
 def greedy_assign(similarity, threshold):

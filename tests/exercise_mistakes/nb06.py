@@ -1,4 +1,4 @@
-"""Plausible wrong answers to notebook 07's exercises, each with the diagnosis its check must give."""
+"""Plausible wrong answers to notebook 06's exercises, each with the diagnosis its check must give."""
 import numpy as np
 
 
@@ -21,59 +21,51 @@ def limbs_as_mask(keypoints, scores, limbs, threshold=0.3):
     return [bool(shown[a] and shown[b]) for a, b in limbs]
 
 
-def _pck(pred, gt, visible, norm, alpha, *, strict=False, use_visible=True, scale=True, nan=True, skip_bad=True):
-    pred, gt, norm = np.asarray(pred, float), np.asarray(gt, float), np.asarray(norm, float)
-    vis = np.asarray(visible) > 0 if use_visible else np.ones(pred.shape[:2], bool)
-    if skip_bad:
-        vis = vis & (np.isfinite(norm) & (norm > 0))[:, None]
-    dist = np.linalg.norm(pred - gt, axis=2)
-    limit = alpha * norm[:, None] if scale else alpha
-    with np.errstate(invalid="ignore"):
-        hit = ((dist < limit) if strict else (dist <= limit)) & vis
-    count = vis.sum(axis=0)
-    if nan:
-        return np.where(count > 0, hit.sum(axis=0) / np.maximum(count, 1), np.nan)
-    return hit.sum(axis=0) / np.maximum(count, 1)
+def flip_pairs_mpii_spelling_only(joints):
+    index = {name: i for i, name in enumerate(joints)}
+    return [(i, index["r_" + n[2:]]) for i, n in enumerate(joints) if n.startswith("l_") and "r_" + n[2:] in index]
 
 
-def pck_strict(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, strict=True)
+def flip_pairs_by_position(joints):
+    lefts = [i for i, n in enumerate(joints) if n.startswith(("l_", "left_"))]
+    rights = [i for i, n in enumerate(joints) if n.startswith(("r_", "right_"))]
+    return list(zip(lefts, rights))
 
 
-def pck_counting_unlabelled(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, use_visible=False)
+def flip_pairs_both_ways(joints):
+    index = {name: i for i, name in enumerate(joints)}
+    pairs = []
+    for i, n in enumerate(joints):
+        for a, b in (("l_", "r_"), ("r_", "l_"), ("left_", "right_"), ("right_", "left_")):
+            if n.startswith(a) and b + n[len(a):] in index:
+                pairs.append((i, index[b + n[len(a):]]))
+    return pairs
 
 
-def pck_in_pixels(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, scale=False)
+def flip_pairs_with_centre_joints(joints):
+    index = {name: i for i, name in enumerate(joints)}
+    pairs = []
+    for i, n in enumerate(joints):
+        for a, b in (("l_", "r_"), ("left_", "right_")):
+            if n.startswith(a) and b + n[len(a):] in index:
+                pairs.append((i, index[b + n[len(a):]]))
+        if not n.startswith(("l_", "r_", "left_", "right_")):
+            pairs.append((i, i))  # a centre joint "swaps" with itself
+    return pairs
 
 
-def pck_zero_for_never_labelled(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, nan=False)
+def flip_pairs_as_names(joints):
+    return [(n, "r_" + n[2:]) for n in joints if n.startswith("l_") and "r_" + n[2:] in joints]
 
 
-def pck_keeping_unknown_torsos(pred, gt, visible, norm, alpha=0.2):
-    return _pck(pred, gt, visible, norm, alpha, skip_bad=False)
-
-
-def pck_one_number(pred, gt, visible, norm, alpha=0.2):
-    dist = np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=2) / np.asarray(norm)[:, None]
-    vis = np.asarray(visible) > 0
-    return float(((dist <= alpha) & vis).sum() / vis.sum())
-
-
-
-def pck_hits_among_unlabelled(pred, gt, visible, norm, alpha=0.2):
-    dist = np.linalg.norm(np.asarray(pred) - np.asarray(gt), axis=2)
-    hit = dist <= alpha * np.asarray(norm)[:, None]  # every sample's hits, labelled or not
-    labelled = np.asarray(visible) > 0
-    count = labelled.sum(axis=0)
-    return np.where(count > 0, hit.sum(axis=0) / np.maximum(count, 1), np.nan)
-
-
-def pck_one_norm_for_all(pred, gt, visible, norm, alpha=0.2):
-    good = np.isfinite(norm) & (np.asarray(norm) > 0)
-    return _pck(pred, gt, visible, np.where(good, np.mean(np.asarray(norm)[good]), norm), alpha)
+def flip_pairs_assuming_every_left_has_a_right(joints):
+    index = {name: i for i, name in enumerate(joints)}
+    pairs = []
+    for i, n in enumerate(joints):
+        for a, b in (("l_", "r_"), ("left_", "right_")):
+            if n.startswith(a):
+                pairs.append((i, index[b + n[len(a):]]))
+    return pairs
 
 
 MISTAKES = [
@@ -81,12 +73,10 @@ MISTAKES = [
     ("ex06_limbs", limbs_with_one_end, "`and`, not `or`"),
     ("ex06_limbs", limbs_ignoring_nan, "coordinates are NaN"),
     ("ex06_limbs", limbs_as_mask, "return the limbs themselves"),
-    ("ex06_pck", pck_strict, "use distance <= alpha * norm, not <"),
-    ("ex06_pck", pck_counting_unlabelled, "you counted unlabelled joints (visible = 0) too"),
-    ("ex06_pck", pck_in_pixels, "scale by each sample's norm"),
-    ("ex06_pck", pck_zero_for_never_labelled, "return NaN for it"),
-    ("ex06_pck", pck_keeping_unknown_torsos, "skip those samples"),
-    ("ex06_pck", pck_one_number, "PCK here is per joint"),
-    ("ex06_pck", pck_hits_among_unlabelled, "you counted hits of unlabelled joints"),
-    ("ex06_pck", pck_one_norm_for_all, "you used one norm for everybody"),
+    ("ex06_flip_pairs", flip_pairs_mpii_spelling_only, "handle both prefixes"),
+    ("ex06_flip_pairs", flip_pairs_by_position, "not by position in the list"),
+    ("ex06_flip_pairs", flip_pairs_both_ways, "list each left/right pair once"),
+    ("ex06_flip_pairs", flip_pairs_with_centre_joints, "is in no pair"),
+    ("ex06_flip_pairs", flip_pairs_as_names, "return their indices"),
+    ("ex06_flip_pairs", flip_pairs_assuming_every_left_has_a_right, "your function raised KeyError"),
 ]

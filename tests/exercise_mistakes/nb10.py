@@ -2,32 +2,34 @@
 import numpy as np
 
 
-def _oks(kps_a, kps_b, visible, area, sigmas, *, k_factor=2.0, two=2.0, use_area=True, all_joints=False, total=False):
-    d2 = ((np.asarray(kps_a) - np.asarray(kps_b)) ** 2).sum(axis=1)
-    k = k_factor * np.asarray(sigmas)
-    e = np.exp(-d2 / (two * (area if use_area else np.sqrt(area)) * k**2))
-    keep = np.ones(len(e), bool) if all_joints else np.asarray(visible) > 0
-    return float(e[keep].sum() if total else e[keep].mean())
+def mota_per_frame_mean(gt, misses, false_positives, id_switches):
+    gt, e = np.asarray(gt, float), np.asarray(misses) + np.asarray(false_positives) + np.asarray(id_switches)
+    keep = gt > 0
+    return float(np.mean(1 - e[keep] / gt[keep])) if keep.any() else float("nan")
 
 
-def oks_over_all_joints(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, all_joints=True)
+def mota_without_switches(gt, misses, false_positives, id_switches):
+    total = float(np.sum(gt))
+    return 1 - float(np.sum(misses) + np.sum(false_positives)) / total if total else float("nan")
 
 
-def oks_with_sigma_not_2sigma(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, k_factor=1.0)
+def mota_clipped_at_zero(gt, misses, false_positives, id_switches):
+    total = float(np.sum(gt))
+    if not total:
+        return float("nan")
+    return max(0.0, 1 - float(np.sum(misses) + np.sum(false_positives) + np.sum(id_switches)) / total)
 
 
-def oks_without_the_two(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, two=1.0)
+def mota_over_gt_and_false_positives(gt, misses, false_positives, id_switches):
+    total = float(np.sum(gt) + np.sum(false_positives))
+    return 1 - float(np.sum(misses) + np.sum(false_positives) + np.sum(id_switches)) / total
 
 
-def oks_with_sqrt_area(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, use_area=False)
-
-
-def oks_summed(kps_a, kps_b, visible, area, sigmas):
-    return _oks(kps_a, kps_b, visible, area, sigmas, total=True)
+def mota_zero_without_people(gt, misses, false_positives, id_switches):
+    total = float(np.sum(gt))
+    if not total:
+        return 0.0
+    return 1 - float(np.sum(misses) + np.sum(false_positives) + np.sum(id_switches)) / total
 
 
 def greedy_row_by_row(similarity, threshold):
@@ -60,11 +62,11 @@ def greedy_ignoring_the_threshold(similarity, threshold):
 
 
 MISTAKES = [
-    ("ex10_oks", oks_over_all_joints, "hidden joints (visible = 0) must not count"),
-    ("ex10_oks", oks_with_sigma_not_2sigma, "k = 2σ"),
-    ("ex10_oks", oks_without_the_two, "the factor 2 is missing"),
-    ("ex10_oks", oks_with_sqrt_area, "not its square root"),
-    ("ex10_oks", oks_summed, "that is the sum over joints"),
+    ("ex10_mota", mota_per_frame_mean, "you averaged a MOTA per frame"),
+    ("ex10_mota", mota_without_switches, "identity switches count as errors too"),
+    ("ex10_mota", mota_clipped_at_zero, "MOTA is not clipped at 0"),
+    ("ex10_mota", mota_over_gt_and_false_positives, "not by gt + false positives"),
+    ("ex10_mota", mota_zero_without_people, "return float('nan')"),
     ("ex10_greedy", greedy_row_by_row, "you went row by row"),
     ("ex10_greedy", greedy_argmax_per_row, "is used twice"),
     ("ex10_greedy", greedy_ignoring_the_threshold, "at or below the threshold"),
