@@ -23,7 +23,7 @@ from .errors import DatasetError
 from .images import read_image
 from .skeletons import COCO17, LSP14, MPII16, Skeleton, get_skeleton, lsp_to_mpii
 from .transforms import (BOX_PADDING, affine_points, box_to_center_scale, check_box_padding, crop,
-                         get_affine_transform, normalize, photometric_jitter, random_erase)
+                         get_affine_transform, normalize, paste_person, photometric_jitter, random_erase)
 
 
 @dataclass
@@ -318,7 +318,8 @@ def dataset_samples(dataset: str, data: str | os.PathLike, skeleton: str | Skele
 class AugmentConfig:
     """The original recipe's three augmentations: random scale, rotation part of the time, horizontal flip with
     L/R swap. Unlike the original's clipped normal, the scale is drawn log-uniformly from ``scale_range``.
-    Two optional pixel-only ones (off by default) fight over-fitting on small sets: colour jitter, random erasing."""
+    Optional pixel-only ones (off by default): colour jitter and random erasing fight over-fitting on small sets, and
+    a pasted neighbour (another training person, :func:`~hpe_utils.transforms.paste_person`) teaches crowds."""
 
     scale_range: tuple[float, float] = (0.7, 1.35)  # crop size multiplier (>1 zooms out), log-uniform
     rotation: float = 30.0  # degrees, normal with this sd clipped at 2 sd
@@ -326,6 +327,7 @@ class AugmentConfig:
     flip_prob: float = 0.5
     color_jitter: float = 0.0  # brightness/contrast/saturation factors in [1-x, 1+x]; 0 = off (the original)
     erase_prob: float = 0.0  # chance of one random-noise rectangle (2-15% of the crop); 0 = off (the original)
+    paste_prob: float = 0.0  # chance of another training person blended in beside the centred one; 0 = off
 
 
 def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> tuple[float, float, bool]:
@@ -391,6 +393,13 @@ class TopDownDataset(torch.utils.data.Dataset):
         for s in tqdm(self.samples, desc="loading images", disable=not progress, unit="img"):
             self.load_image(s.image)
 
+    def _neighbour(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """Another training person's crop at this input size (randomly mirrored), to paste beside sample ``i``."""
+        j = int(rng.integers(len(self.samples) - 1))
+        other = self.samples[j + (j >= i)]
+        patch, _, _ = warp_sample(self.load_image(other.image), other, self.codec.input_size)
+        return np.ascontiguousarray(patch[:, ::-1]) if rng.random() < 0.5 else patch
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         sample = self.samples[i]
         image = self.load_image(sample.image)
@@ -404,6 +413,8 @@ class TopDownDataset(torch.utils.data.Dataset):
             patch = photometric_jitter(patch, rng, self.augment.color_jitter)
             if self.augment.erase_prob > 0 and rng.random() < self.augment.erase_prob:
                 patch = random_erase(patch, rng)
+            if self.augment.paste_prob > 0 and len(self.samples) > 1 and rng.random() < self.augment.paste_prob:
+                patch = paste_person(patch, self._neighbour(i, rng), rng)
         target, weight = self.codec.encode(kp, vis)
         weight = weight * np.clip(vis, 0.0, 1.0).astype(np.float32)  # soft labels (0 < vis < 1) weigh their joint less
         x = normalize(patch[None], self.color_order)[0]

@@ -44,6 +44,9 @@ class TrainConfig:
     labels_override: str | None = None  # lsp: train on these labels (datasets.save_lsp_labels); val keeps the dataset's
     train_range: tuple[int, int] | None = (0, 8500)  # numbered datasets (lsp): 0-based image indices [start, stop)
     val_range: tuple[int, int] | None = (8500, 9000)
+    train_indices: tuple[int, ...] = ()  # numbered datasets: exactly these 0-based images instead of train_range
+    val_indices: tuple[int, ...] = ()  # and these instead of val_range (may repeat training images: a memorising demo)
+    repeat: int = 1  # each training image this many times an epoch, augmented anew each time (for a handful of images)
     val_fraction: float = 0.1  # the others: last share of samples for validation
     skeleton: str = "mpii16"
     depth: int = 18
@@ -62,6 +65,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     color_jitter: float = 0.0  # brightness/contrast/saturation jitter strength (0 = off, the original recipe)
     erase_prob: float = 0.0  # random-erasing probability (0 = off, the original recipe)
+    paste_prob: float = 0.0  # chance of another training person pasted beside the centred one (crowds; 0 = off)
     box_padding: float = BOX_PADDING  # crop = person box x this; stored in the checkpoint for inference
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (CUDA)
     channels_last: bool = True
@@ -85,6 +89,11 @@ class TrainConfig:
                              f"only, not {self.dataset}")
         if self.init_weights and self.backbone_weights:
             raise ValueError("init_weights and backbone_weights are both set: start from one or the other")
+        if (self.train_indices or self.val_indices) and not DATASETS[self.dataset].takes_range:
+            raise ValueError(f"train_indices/val_indices number images of "
+                             f"{', '.join(n for n, d in DATASETS.items() if d.takes_range)} only, not {self.dataset}")
+        if int(self.repeat) != self.repeat or self.repeat < 1:
+            raise ValueError(f"repeat must be a whole number >= 1, got {self.repeat}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,8 +117,8 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
     codec = HeatmapCodec(tuple(cfg.input_size), sigma=cfg.sigma,  # type: ignore[arg-type]
                          unbiased=cfg.unbiased_encoding)
     if DATASETS[cfg.dataset].takes_range:
-        tr = range(*cfg.train_range) if cfg.train_range else None
-        va = range(*cfg.val_range) if cfg.val_range else None
+        tr = list(cfg.train_indices) or (range(*cfg.train_range) if cfg.train_range else None)
+        va = list(cfg.val_indices) or (range(*cfg.val_range) if cfg.val_range else None)
         train_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, tr, labels=cfg.labels_override)
         val_s = dataset_samples(cfg.dataset, cfg.data, sk, aspect, cfg.box_padding, va) if va is not None else []
     else:
@@ -118,8 +127,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[TopDownDataset, TopDownDataset]:
         train_s, val_s = samples[: len(samples) - n_val], samples[len(samples) - n_val:]
     if not train_s:
         raise DatasetError(f"no training samples found in {cfg.data}")
+    train_s = train_s * int(cfg.repeat)  # copies get their own augmentation: it is drawn per (epoch, index)
     aug = AugmentConfig(tuple(cfg.scale_range), cfg.rotation, cfg.rotation_prob, cfg.flip_prob,  # type: ignore[arg-type]
-                        cfg.color_jitter, cfg.erase_prob)
+                        cfg.color_jitter, cfg.erase_prob, cfg.paste_prob)
     train = TopDownDataset(train_s, sk, codec, aug, seed=cfg.seed)
     val = TopDownDataset(val_s, sk, codec, None)
     return train, val

@@ -221,7 +221,37 @@ def random_erase(patch: np.ndarray, rng: np.random.Generator, area: tuple[float,
     return patch
 
 
+def paste_person(patch: np.ndarray, other: np.ndarray, rng: np.random.Generator, size: tuple[float, float] = (0.6, 1.0),
+                 shift: tuple[float, float] = (0.25, 0.6), feather: float = 0.15) -> np.ndarray:
+    """Blend ``other`` (another person's crop, same size) in beside or over the centred person, as in a crowd.
+
+    The other crop is shrunk by a factor drawn from ``size`` and moved sideways by a share of the width drawn
+    from ``shift`` (left or right), then blended through a feathered ellipse, so no hard rectangle edge becomes a
+    cue. The centred person's labels stay as they are: the network must pose the person in the middle, also where
+    a neighbour covers part of them (the crowding that top-down crops from COCO photos are full of).
+    """
+    if patch.shape != other.shape:
+        raise ValueError(f"the pasted crop must have the patch's shape {patch.shape}, got {other.shape}")
+    h, w = patch.shape[:2]
+    f = float(rng.uniform(*size))
+    sw, sh = max(int(round(w * f)), 2), max(int(round(h * f)), 2)
+    small = cv2.resize(other, (sw, sh), interpolation=cv2.INTER_AREA)
+    cx = w / 2 + (1 if rng.random() < 0.5 else -1) * float(rng.uniform(*shift)) * w
+    cy = h / 2 + float(rng.uniform(-0.1, 0.1)) * h
+    x0, y0 = int(round(cx - sw / 2)), int(round(cy - sh / 2))
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    r = np.sqrt(((xx + 0.5) / sw * 2 - 1) ** 2 + ((yy + 0.5) / sh * 2 - 1) ** 2)  # 0 at the centre, 1 on the ellipse
+    alpha = np.clip((1.0 - r) / max(feather, 1e-6), 0.0, 1.0)
+    px0, py0, px1, py1 = max(x0, 0), max(y0, 0), min(x0 + sw, w), min(y0 + sh, h)
+    if px1 <= px0 or py1 <= py0:
+        return patch
+    a = alpha[py0 - y0:py1 - y0, px0 - x0:px1 - x0, None]
+    out = patch.astype(np.float32)
+    out[py0:py1, px0:px1] = out[py0:py1, px0:px1] * (1 - a) + small[py0 - y0:py1 - y0, px0 - x0:px1 - x0] * a
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 __all__ = ["BOX_PADDING", "IMAGENET_MEAN", "IMAGENET_STD", "LUMA", "PADDING_RANGE", "PIXEL_STD", "affine_points",
            "box_to_center_scale", "center_scale_to_box", "check_box_padding", "check_scales", "crop", "denormalize",
-           "flip_keypoints", "get_affine_transform", "heatmap_to_image", "normalize", "photometric_jitter", "random_erase",
+           "flip_keypoints", "get_affine_transform", "heatmap_to_image", "normalize", "paste_person", "photometric_jitter", "random_erase",
            "whole_image_box", "zoom_heatmaps"]

@@ -185,8 +185,9 @@ def plot_heatmap_overlay(crop_rgb: np.ndarray, heatmaps: np.ndarray, *, alpha: f
 
 
 def plot_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], suptitle: str, *,
-                      width: float = 4.5) -> Any:
-    """Images in a row, each titled, for before/after and model-vs-model comparisons (``width`` inches each)."""
+                      width: float = 4.5, parts_legend: bool = False) -> Any:
+    """Images in a row, each titled, for before/after and model-vs-model comparisons (``width`` inches each);
+    ``parts_legend`` adds the skeleton's body-part colours as a legend on the last image."""
     if len(images) != len(titles):
         raise ValueError("one title per image")
     aspect = max(im.shape[0] / max(im.shape[1], 1) for im in images)
@@ -196,6 +197,8 @@ def plot_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], supti
         ax.set_title(t)
         ax.set_xlabel("x (pixels)")
         ax.set_ylabel("y (pixels)")
+    if parts_legend:
+        _legend(axes[0, -1])
     fig.suptitle(suptitle)
     return fig
 
@@ -216,8 +219,11 @@ def plot_per_joint(result: Any, *, title: str | None = None) -> Any:
     return fig
 
 
-def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training") -> Any:
-    """Training loss and validation PCK per epoch from a ``metrics.json`` history."""
+def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training", pck_label: str | None = None,
+                    legend_loc: str | None = None) -> Any:
+    """Training loss and validation PCK per epoch from a ``metrics.json`` history; ``pck_label`` names the PCK
+    curve (legend and axis) where the validation images are not the usual held-out ones, and ``legend_loc``
+    puts both curves in one legend there (e.g. "lower left" where they cross on the right)."""
     fig, axes = _figure(figsize=(7, 3.8))
     ax = axes[0, 0]
     ep = [h["epoch"] for h in history]
@@ -229,11 +235,14 @@ def plot_loss_curve(history: Sequence[dict[str, Any]], *, title: str = "Training
     pcks = [np.nan if h.get("val_pck@0.2") is None else h["val_pck@0.2"] for h in history]
     if np.isfinite(pcks).any():
         ax2 = ax.twinx()
-        ax2.plot(ep, pcks, "s-", color="#d5533a", label="val PCK@0.2")
-        ax2.set_ylabel("validation PCK@0.2")
+        ax2.plot(ep, pcks, "s-", color="#d5533a", label=pck_label or "val PCK@0.2")
+        ax2.set_ylabel(pck_label or "validation PCK@0.2")
         ax2.set_ylim(0, 1)
+        if legend_loc is not None:  # one legend, drawn on the twin axes so the PCK line does not cover it
+            ax2.legend(handles=ax.get_lines() + ax2.get_lines(), loc=legend_loc)
+            return fig
         ax2.legend(loc="center right")
-    ax.legend(loc="upper right")
+    ax.legend(loc=legend_loc or "upper right")
     return fig
 
 

@@ -448,6 +448,40 @@ def test_pixel_augmentations_leave_crops_geometry_and_targets_untouched():
         assert not torch.equal(a["image"], b["image"])
 
 
+
+def test_a_pasted_neighbour_lands_beside_the_centre_and_leaves_the_input_alone():
+    from hpe_utils.transforms import paste_person
+
+    img = np.full((64, 48, 3), 7, dtype=np.uint8)
+    other = np.full((64, 48, 3), 200, dtype=np.uint8)
+    outs = []
+    for seed in range(10):
+        out = paste_person(img, other, np.random.default_rng(seed), size=(0.6, 0.6), shift=(0.5, 0.5))
+        assert (img == 7).all() and (other == 200).all()  # neither input is modified
+        changed = (out != 7).any(axis=2)
+        assert changed.any() and not changed[:, 24].any()  # a half-width shift keeps the middle column clear
+        assert out.max() == 200  # the other person's pixels, blended through the feathered ellipse
+        outs.append(out)
+    assert any(not np.array_equal(outs[0], o) for o in outs[1:])  # the side and placement vary with the seed
+    np.testing.assert_array_equal(paste_person(img, other, np.random.default_rng(3)),
+                                  paste_person(img, other, np.random.default_rng(3)))
+    with pytest.raises(ValueError, match="shape"):
+        paste_person(img, other[:32], np.random.default_rng(0))
+
+
+def test_pasting_neighbours_changes_crops_but_never_the_centred_persons_targets():
+    samples = lsp_samples(FIX / "lsp", range(6), "mpii16")
+    codec = HeatmapCodec((64, 64))
+    base = TopDownDataset(samples, MPII16, codec, AugmentConfig(), seed=3)
+    crowd = TopDownDataset(samples, MPII16, codec, AugmentConfig(paste_prob=1.0), seed=3)
+    for i in range(len(samples)):
+        a, b = base[i], crowd[i]
+        assert torch.equal(a["target"], b["target"]) and torch.equal(a["target_weight"], b["target_weight"])
+        assert not torch.equal(a["image"], b["image"])
+    assert torch.equal(crowd[2]["image"], crowd[2]["image"])  # deterministic per (seed, epoch, index)
+    single = TopDownDataset(samples[:1], MPII16, codec, AugmentConfig(paste_prob=1.0), seed=3)
+    assert torch.equal(single[0]["image"], TopDownDataset(samples[:1], MPII16, codec, AugmentConfig(), seed=3)[0]["image"])
+
 def test_box_padding_scales_every_loaders_crop_and_bad_values_are_refused():
     mpii = (FIX / "mpii" / "test_mpii.json", FIX / "mpii" / "images")
     loaders = {"lsp": lambda **kw: lsp_samples(FIX / "lsp", range(0, 3), "mpii16", **kw),

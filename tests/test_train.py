@@ -48,11 +48,28 @@ def test_datasets_built_from_the_config(tmp_path):
     assert exact.codec.unbiased
     jittered, _ = build_datasets(_cfg(tmp_path, color_jitter=0.3, erase_prob=0.5))
     assert jittered.augment is not None and (jittered.augment.color_jitter, jittered.augment.erase_prob) == (0.3, 0.5)
+    crowd, _ = build_datasets(_cfg(tmp_path, paste_prob=0.5))
+    assert crowd.augment is not None and crowd.augment.paste_prob == 0.5 and train_ds.augment.paste_prob == 0.0
     with pytest.raises(ValueError, match="one of lsp, coco, mpii"):  # the registry's names
         build_datasets(_cfg(tmp_path, dataset="h36m"))
     tight, tight_val = build_datasets(_cfg(tmp_path, box_padding=1.0))  # both splits crop with the same context
     for a, b in ((train_ds, tight), (val_ds, tight_val)):
         np.testing.assert_allclose([s.scale for s in b.samples], [s.scale / 1.25 for s in a.samples], rtol=1e-5)
+
+
+def test_a_handful_of_chosen_images_repeated_each_epoch_and_validated_on_themselves(tmp_path):
+    cfg = _cfg(tmp_path, train_indices=(5, 1), val_indices=(5, 1), repeat=3)
+    train_ds, val_ds = build_datasets(cfg)
+    names = [Path(s.image).name for s in train_ds.samples]
+    assert names == ["im00006.jpg", "im00002.jpg"] * 3 and [Path(s.image).name for s in val_ds.samples] == names[:2]
+    first, copy = train_ds[0], train_ds[2]  # the same image, augmented differently
+    assert not torch.equal(first["image"], copy["image"])
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    for bad in (dict(repeat=0), dict(repeat=1.5)):
+        with pytest.raises(ValueError, match="repeat"):
+            _cfg(tmp_path, **bad)
+    with pytest.raises(ValueError, match="number images of lsp"):
+        _cfg(tmp_path, dataset="mpii", data=str(FIX / "mpii" / "test_mpii.json"), train_indices=(0,))
 
 
 def test_datasets_from_an_mpii_json_find_their_images_and_keep_the_last_share_for_validation(tmp_path):

@@ -77,6 +77,23 @@ def test_every_figure_has_titles_and_axis_labels():
         assert titled and all(_labelled(ax) for ax in titled)
 
 
+def test_side_by_side_can_name_the_part_colours_and_the_loss_curve_its_pck_images():
+    img = np.zeros((200, 120, 3), np.uint8)
+    plain, keyed = plot_side_by_side([img, img], ["a", "b"], "t"), plot_side_by_side([img, img], ["a", "b"], "t",
+                                                                                     parts_legend=True)
+    assert all(ax.get_legend() is None for ax in plain.axes)
+    legend = keyed.axes[-1].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["right", "left", "centre", "head"]
+    history = [{"epoch": 1, "train_loss": 0.1, "val_pck@0.2": 0.2}, {"epoch": 2, "train_loss": 0.05, "val_pck@0.2": 0.4}]
+    default, named = plot_loss_curve(history), plot_loss_curve(history, pck_label="PCK@0.2 on the training images")
+    assert default.axes[1].get_ylabel() == "validation PCK@0.2"
+    assert named.axes[1].get_ylabel() == "PCK@0.2 on the training images"
+    assert [t.get_text() for t in named.axes[1].get_legend().get_texts()] == ["PCK@0.2 on the training images"]
+    one = plot_loss_curve(history, pck_label="PCK@0.2 on the training images", legend_loc="lower left")
+    assert one.axes[0].get_legend() is None
+    assert [t.get_text() for t in one.axes[1].get_legend().get_texts()] == ["train loss", "PCK@0.2 on the training images"]
+
+
 def _augmented_dataset(**aug):
     from pathlib import Path
 
