@@ -1,9 +1,9 @@
 """The course notebooks' shared pieces: their first cell (the Colab bootstrap), what each one installs, and setup().
 
-Every notebook starts with the same cell, rendered from :data:`SETUP_CELL` with the repository's URL and the
-extras that notebook needs (:data:`NOTEBOOK_EXTRAS`): on Colab it clones the course (for its data and weights)
-and installs the package with those extras, keeping Colab's own torch. The cell runs before the package is
-installed, so each notebook carries its own copy; ``python -m hpe_utils.notebook`` (``make sync-notebooks``)
+Every notebook starts with the same few lines, rendered from :data:`SETUP_CELL` with the repository's URL and
+the extras that notebook needs (:data:`NOTEBOOK_EXTRAS`): on Colab they clone the course (for its data and
+weights) and install the package with those extras, keeping Colab's own torch, then call :func:`setup`. The
+cell runs before the package is installed, so each notebook carries its own copy; ``python -m hpe_utils.notebook`` (``make sync-notebooks``)
 rewrites every copy and the README's Colab badges from this module, and a test checks that nothing drifted.
 Moving the repository is a one-line change to :data:`REPO_URL`, then that command.
 """
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .files import repo_root
+from .files import ROOT_ENV, repo_root
 
 REPO_URL = "https://github.com/hpe-workbook/hpe-workbook"  # where the course is published (GitHub)
 NO_WIDGETS_ENV = "HPE_NO_WIDGETS"  # set in headless runs: explore() draws its picture without live controls
@@ -33,6 +33,7 @@ NOTEBOOK_EXTRAS: dict[str, tuple[str, ...]] = {
     "01_architecture": (),
     "02_heatmap_targets": ("widgets",),
     "03_pretrained_weights": (),
+    "04_metrics_results": (),  # pycocotools (for one comparison) is in Colab's image; absent, the notebook says so
     "05_inference_messi": (),
     "06_skeleton_drawing": ("widgets",),
     "07_jit_tracing_export": ("export",),
@@ -41,30 +42,13 @@ NOTEBOOK_EXTRAS: dict[str, tuple[str, ...]] = {
     "10_video_tracking": (),
 }
 
-SETUP_CELL = '''import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "{repo_url}")
-CLONE = os.environ.get("HPE_CLONE_DIR", "{clone_dir}")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", {target}], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+SETUP_CELL = '''import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "{clone_dir}")
+    subprocess.run(f'[ -d "{{clone}}" ] || git clone -q --depth 1 {{os.environ.get("HPE_REPO_URL", "{repo_url}")}} '
+                   f'"{{clone}}" && "{{sys.executable}}" -m pip install -q "{{clone}}{target}"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)'''
 
 _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/main/notebooks/")
@@ -73,7 +57,7 @@ _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s
 def first_cell(notebook: str, repo_url: str = REPO_URL) -> str:
     """The setup cell of ``notebook`` (e.g. "07_jit_tracing_export"), with its extras and the repository URL."""
     extras = NOTEBOOK_EXTRAS[notebook]
-    target = f'CLONE + "[{",".join(extras)}]"' if extras else "CLONE"
+    target = f"[{','.join(extras)}]" if extras else ""
     return SETUP_CELL.format(repo_url=repo_url, clone_dir=CLONE_DIR, target=target)
 
 
@@ -86,8 +70,16 @@ def colab_url(notebook: str, repo_url: str = REPO_URL) -> str:
 def setup(dpi: int = 72) -> tuple[Path, str]:
     """Print the versions this run uses; return the project's ``data/`` folder and the device to run models on.
 
-    ``dpi`` keeps stored outputs (and the repository) small; figures stay readable on screen.
+    ``dpi`` keeps stored outputs (and the repository) small; figures stay readable on screen. On Colab (or with
+    ``$HPE_COLAB``) the data and weights are those of the clone the first cell made, and Colab's widget manager
+    is turned on so the explorers' sliders work there.
     """
+    if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
+        os.environ.setdefault(ROOT_ENV, os.environ.get("HPE_CLONE_DIR", CLONE_DIR))  # data/ and weights/ live there
+    if "google.colab" in sys.modules:
+        from google.colab import output  # type: ignore[import-not-found]
+
+        output.enable_custom_widget_manager()
     _inline_figures()
     matplotlib.rcParams["figure.dpi"] = dpi
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -21,31 +21,62 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
+
+# %% [markdown]
+# ## The model these notebooks run
+# Offline, the notebooks run **`default`**, this project's own checkpoint (`weights/hpe_default.pt`): the network
+# of this notebook with a **ResNet-18** backbone, trained **from scratch** (no ImageNet start) on a 2-core CPU on
+# the 8,500 training images of LSP-extended, 192x192 input, 16 MPII joints: far from the paper's recipe (ResNet-50
+# started from ImageNet weights, 150,000 COCO people). The first two score columns test `default` and Google's
+# MoveNet alike, on crops from the labelled boxes and on the 12 limb joints (`bench/results_teachers.md`); the last
+# is the paper's test (COCO val2017, all 17 joints, a person detector's boxes):
+#
+# | model | trained on | input | LSP-extended PCK@0.2, 500 held-out people | 143 COCO-sample people, OKS AP | COCO val2017 AP |
+# |---|---|---|---:|---:|---:|
+# | `default`: ResNet-18, from scratch | LSP-extended | 192x192 | 0.624 | 0.116 | — |
+# | MoveNet Thunder | COCO train2017 and more | 256x256 | 0.636 | 0.462 (saw these photos) | — |
+# | the paper: ResNet-50 (Tables 1–2) | COCO train2017 | 256x192 | — | — | 70.4 |
+# | mmpose's ResNet-50, `mmpose_coco_r50_256x192` | COCO train2017 | 256x192 | — | — | 71.8 |
+#
+# The COCO-sample photos come from COCO train2017, which MoveNet was trained on, so its 0.462 is optimistic;
+# `default` has never seen a COCO photo. With internet (on Colab, for example) `course_weights()` loads mmpose's
+# ResNet-50 instead: downloaded once, checked by SHA-256, cached; 17 COCO joints, RGB 256x192. Offline
+# (`HPE_OFFLINE=1`), or when the download fails, it loads `default` and says why, in one line:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from hpe_utils.weights import course_weights
+
+weights = course_weights(device=DEVICE)  # mmpose's ResNet-50 where it can be downloaded, else the embedded default
+print(weights.entry.description)
+
+# %% [markdown]
+# Either one runs on a photo the same way. Here it is on the demo photo (eager PyTorch; the shipped person
+# detector finds the person, as in notebook 05):
+
+# %%
+import matplotlib.pyplot as plt
+
+from hpe_utils import Predictor
+from hpe_utils.images import read_image
+from hpe_utils.viz import plot_people
+
+photo = read_image(DATA / "messi_kick.webp")
+result = Predictor(weights, device=DEVICE, backend="torch")(photo)
+person = result.people[0]
+print(f"{len(result.people)} person, detector score {person.box_score:.2f}: {len(person.scores)} joints, "
+      f"{int((person.scores >= 0.3).sum())} of them scored 0.3 or more")
+fig, ax = plt.subplots(figsize=(6.5, 4.4))
+plot_people(photo, result, title=f"{weights.name} ({weights.skeleton.name}) on data/messi_kick.webp", ax=ax)
+plt.show()
 
 # %% [markdown]
 # ## The model
@@ -54,6 +85,8 @@ DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime
 # (`conv1`, `layer1` … `layer4`, `deconv_layers`, `final_layer`).
 
 # %%
+import torch
+
 from hpe_utils.model import PoseResNet, count_macs, count_parameters, stage_shapes
 
 model = PoseResNet(depth=50, num_joints=17).eval().to(DEVICE)

@@ -21,30 +21,13 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[widgets]"], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}[widgets]"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %% [markdown]
@@ -56,6 +39,7 @@ DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 
 from hpe_utils.codec import HeatmapCodec
 

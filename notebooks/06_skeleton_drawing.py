@@ -20,36 +20,20 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[widgets]"], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}[widgets]"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
 import json
 
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import Markdown
 
 from hpe_utils import Predictor, draw_skeleton, plot_keypoints, read_image
@@ -136,7 +120,8 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 # Fill in each function, run its cell, then the check under it: it runs your function on several cases against
-# the library's own code (`draw_skeleton`'s visibility rule, `hpe_utils.metrics.pck`) and says what is wrong.
+# the library's own code and data (`draw_skeleton`'s visibility rule, the skeletons' `flip_pairs`) and says what is
+# wrong.
 # `check.hint("ex06_limbs")` gives one hint at a time; the worked answers are in
 # `notebooks/solutions/06_skeleton_drawing.py` — try first.
 
@@ -171,21 +156,22 @@ check.ex06_limbs(limbs_to_draw)
 check.hint("ex06_limbs")
 
 # %% [markdown]
-# ### 6.2 Core: PCK per joint, from scratch
-# A score says how sure the model is; PCK says how often it is right. A predicted joint is correct when it lies
-# within alpha x norm pixels of the truth, where norm is the person's reference length (the torso for LSP, as
-# in notebook 05). `pck_per_joint(pred, gt, visible, norm, alpha=0.2)` takes predictions and truth (N, K, 2) in
-# pixels, visible (N, K) (> 0: labelled) and norm (N,), and returns an array (K,): for each joint, the share of
-# the samples where it is labelled that are correct. Exactly alpha x norm away counts as correct; a sample
-# whose norm is NaN or <= 0 is skipped; a joint labelled in no sample gets NaN.
+# ### 6.2 Core: flip pairs from the joint names
+# A skeleton is data, and part of that data follows from the rest: which joints swap when the image is mirrored
+# (the flip test, flip augmentation) is written in their names. `flip_pairs(joints)` takes a list of joint names and
+# returns the pairs (a, b) of indices of a left joint and the right joint of the same name: MPII and LSP spell the
+# sides `l_` and `r_` (`l_ankle`), COCO `left_` and `right_` (`left_ankle`). Centre joints (`pelvis`, `nose`) are in
+# no pair, and neither is a joint whose other side the list lacks. Any order of pairs, and of the two indices in a
+# pair, will do. On MPII-16, COCO-17 and LSP-14 the answer must be their `flip_pairs` (the first two are printed at
+# the top).
 
 # %%
-def pck_per_joint(pred, gt, visible, norm, alpha=0.2):
-    """Per-joint share of labelled joints within alpha x norm pixels of the truth (NaN where never labelled)."""
+def flip_pairs(joints):
+    """(a, b) index pairs of the joints that swap under a mirror image, derived from their names."""
     # your code here
     raise NotImplementedError
 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex06_pck(pck_per_joint)
+check.ex06_flip_pairs(flip_pairs)

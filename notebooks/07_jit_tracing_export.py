@@ -20,30 +20,13 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[export]"], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}[export]"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
@@ -52,6 +35,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import torch
 
 from hpe_utils import Predictor
 from hpe_utils.export import export
@@ -142,50 +126,10 @@ plt.show()
 
 # %% [markdown]
 # ## 5. Let the library choose: `backend="auto"`
-# Every engine the library can run is one entry of a registry, `hpe_utils.ENGINES`: its name, the devices
-# it runs on, what it needs installed, and whether `auto` may pick it. The CLI's `--backend` choices and
-# this table are read from it.
-
-# %%
-from IPython.display import Markdown
-
-from hpe_utils.engines import describe_engines_table
-
-Markdown(describe_engines_table())
-
-# %% [markdown]
-# With `backend="auto"` (the default) `Predictor` builds each candidate that can help on this machine —
-# eager PyTorch, ONNX Runtime, an AOTInductor-compiled model, and bf16 versions when the CPU has fast bf16
-# matrix units (AMX) — checks that at least 99% of joints land within 1 heatmap pixel of eager fp32 on the
-# shipped images, times them at the predictor's batch (one person and its mirror image) and keeps the
-# fastest. int8 is never chosen silently: it moves joints. The choice and the compiled files are cached per
-# weights and machine, so only the first run pays.
-#
-# That first run costs 20 s to over a minute on a laptop CPU, to save tens of milliseconds per image. So
-# `auto` weighs the work it is told about: for a few images (`expected_images`, 1 by default; `hpe predict`
-# passes the number of files) it runs eager PyTorch unless an earlier run already measured; for thousands,
-# or with `remeasure=True`, it measures; a server measures in the background (`background=True`).
-# On a GPU runtime (`DEVICE == "cuda"`) the candidates are the CUDA ones of the table: eager fp32 and fp16.
-
-# %%
-from hpe_utils.auto import auto_candidates
-
-names, skipped = auto_candidates(torch.device(DEVICE))
-print(f"auto's candidates on {DEVICE}:", ", ".join(names), "| skipped:", "; ".join(f"{n} ({w})" for n, w in skipped.items()) or "none")
-
-# %%
-few = Predictor("default", device=DEVICE)  # one picture: nothing is measured (unless an earlier run cached a choice)
-print(few.decision.summary())
-
-# %%
-auto = Predictor("default", device=DEVICE, expected_images=10_000)  # a large job: measured once, then cached
-print(auto.decision.summary())
-print(auto.decision.table())
-
-# %%
-# NBVAL_CHECK_OUTPUT
-chosen = next(m for m in auto.decision.measurements if m.backend == auto.decision.backend)
-print("auto's engine matches eager fp32:", chosen.ok)
+# Above, every engine was picked by hand. With `backend="auto"`, the default, `Predictor` picks one itself: for a
+# large job it measures this machine's engines once, keeps those whose joints match eager fp32 and caches the
+# fastest, and for a few images it runs eager PyTorch at once, since measuring would cost more than it saves. How
+# it chooses, the engine registry, bf16 on CPUs with AMX and what measuring costs: [`docs/engines.md`](../docs/engines.md).
 
 # %% [markdown]
 # ## Exercises

@@ -20,30 +20,13 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[serve,export]"], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}[serve,export]"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %%
@@ -70,7 +53,8 @@ print({k: health[k] for k in ("status", "skeleton", "input_size")})
 # %% [markdown]
 # A server sees many images, so with `backend="auto"` it answers at once on eager PyTorch and, if no earlier
 # run on this machine has, measures the engines in a background thread, then switches to the fastest that
-# keeps fp32's answers (notebook 07). `/health` says which engine runs and whether it is still measuring.
+# keeps fp32's answers (`docs/engines.md` describes the rule). `/health` says which engine runs and whether it
+# is still measuring.
 
 # %%
 print("engine:", health["backend"], "| still measuring:", health["measuring_engines"])  # varies: not checked
@@ -220,7 +204,7 @@ check.hint("ex08_parse_record")
 # ### 8.2 Core: call the API and handle its errors
 # `pose_or_error(client, image_bytes)` posts the bytes to `/predict` with `client` (an httpx-style client whose
 # base URL is the server: `client.post("/predict", ...)`) and returns either the keypoints, an array (people,
-# joints, 2) as in 7.1, when the server answers 200, or the server's own error message (the `"error"` of its
+# joints, 2) as in 8.1, when the server answers 200, or the server's own error message (the `"error"` of its
 # JSON body, a `str`) when it refuses the upload with a 4xx. It never raises for a refused upload. To try it
 # yourself on a fresh server (the one above is stopped):
 #

@@ -22,30 +22,13 @@
 # turns on the widget manager; locally it checks that `hpe_utils` is importable (`pip install -e .`).
 
 # %%
-import importlib.util
-import os
-import subprocess
-import sys
-
-# On Colab (or where HPE_COLAB=1: a test doing what Colab does) clone the course for its data and weights and
-# install the package with what this notebook needs; Colab's own torch is kept. Locally: `pip install -e .`
-REPO = os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")
-CLONE = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
-if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE], check=True)
-    os.environ["HPE_ROOT"] = CLONE  # data/ and weights/ live in the clone
+import importlib, os, subprocess, sys  # On Colab (or with HPE_COLAB=1, as a test does) clone the course and
+if "google.colab" in sys.modules or os.environ.get("HPE_COLAB"):  # install it; locally `pip install -e .` did that
+    clone = os.environ.get("HPE_CLONE_DIR", "/content/hpe-workbook")
+    subprocess.run(f'[ -d "{clone}" ] || git clone -q --depth 1 {os.environ.get("HPE_REPO_URL", "https://github.com/hpe-workbook/hpe-workbook")} '
+                   f'"{clone}" && "{sys.executable}" -m pip install -q "{clone}"', shell=True, check=True)
     importlib.invalidate_caches()
-if "google.colab" in sys.modules:
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-import numpy as np
-import torch
-
 from hpe_utils.notebook import setup
-
 DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime ("cpu" elsewhere)
 
 # %% [markdown]
@@ -57,6 +40,7 @@ DATA, DEVICE = setup()  # the course's data/ folder, and "cuda" on a GPU runtime
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 
 from hpe_utils.images import read_image
 from hpe_utils.synthetic import Extra, coco_people, make_clip
@@ -315,10 +299,10 @@ Markdown(variants_table(results.read_text()) if results.exists()
 
 # %% [markdown]
 # ## Exercises
-# Write the two pieces of the tracker's matching yourself. Fill in each function, run its cell, then the check
-# under it: it compares your function with `hpe_utils.tracking` on several cases and says what is wrong.
-# `check.hint("ex10_oks")` gives one hint at a time; the worked answers are in
-# `notebooks/solutions/10_video_tracking.py` (try first).
+# Write the benchmark's headline measure and the tracker's matching yourself (OKS itself is exercise 4.1 of notebook
+# 04). Fill in each function, run its cell, then the check under it: it runs your function on several cases against
+# the formula and `hpe_utils.tracking` and says what is wrong. `check.hint("ex10_mota")` gives one hint at a time;
+# the worked answers are in `notebooks/solutions/10_video_tracking.py` (try first).
 
 # %%
 from hpe_utils.exercises import Checker
@@ -326,28 +310,29 @@ from hpe_utils.exercises import Checker
 check = Checker()
 
 # %% [markdown]
-# ### 10.1 Warm-up: OKS between two poses
-# `pose_similarity(kps_a, kps_b, visible, area, sigmas)` takes two poses (K, 2), a visibility flag per joint
-# (K,), the person's area in px² and the per-joint σ (K,), and returns COCO's OKS: the mean over the visible
-# joints of exp(-d² / (2 · area · k²)), where d is the distance between the two poses' joint and k = 2σ.
+# ### 10.1 Warm-up: MOTA from per-frame counts
+# `mota(gt, misses, false_positives, id_switches)` takes four lists with one number per frame: the true people in
+# the frame, the people no track covered (misses), the poses that matched nobody (false positives) and the
+# identity switches. Return the clip's MOTA, 1 - (misses + false positives + switches) / true people, each summed
+# over all frames; it can be below 0, and with nobody in any frame it is undefined: `float("nan")`.
 
 # %%
-def pose_similarity(kps_a, kps_b, visible, area, sigmas):
-    """COCO's OKS of two poses (K, 2), over the visible joints."""
+def mota(gt, misses, false_positives, id_switches):
+    """MOTA of a clip from per-frame counts: 1 - (misses + false positives + identity switches) / ground truths."""
     # your code here
     raise NotImplementedError
 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.ex10_oks(pose_similarity)
+check.ex10_mota(mota)
 
 # %% [markdown]
 # Stuck? Each call gives the next hint:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-check.hint("ex10_oks")
+check.hint("ex10_mota")
 
 # %% [markdown]
 # ### 10.2 Core: the greedy assignment

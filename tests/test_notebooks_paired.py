@@ -53,6 +53,29 @@ def test_every_notebook_starts_with_the_setup_cell_rendered_for_its_own_extras()
         assert next(c for c in stored.cells if c.cell_type == "code").source.strip() == first_cell(script.stem)
 
 
+
+def test_the_first_cell_is_a_few_lines_that_install_on_colab_and_call_setup():
+    from hpe_utils.notebook import NOTEBOOK_EXTRAS, first_cell
+
+    for name in NOTEBOOK_EXTRAS:
+        cell = first_cell(name)
+        assert len(cell.splitlines()) <= 8, name
+        assert cell.splitlines()[-1].startswith("DATA, DEVICE = setup()"), name
+        compile(cell, name, "exec")  # valid Python as rendered
+
+
+def test_setup_points_the_data_at_the_colab_clone_and_reports_the_device(monkeypatch, tmp_path, capsys):
+    from hpe_utils.files import repo_root
+    from hpe_utils.notebook import setup
+
+    monkeypatch.setenv("HPE_ROOT", "unset-below")  # recorded, so setup()'s own setting is undone after the test
+    monkeypatch.delenv("HPE_ROOT")
+    monkeypatch.setenv("HPE_COLAB", "1")
+    monkeypatch.setenv("HPE_CLONE_DIR", str(tmp_path))
+    data, device = setup()
+    assert data == tmp_path.resolve() / "data" and repo_root() == tmp_path.resolve()
+    assert device in ("cpu", "cuda") and "running on" in capsys.readouterr().out
+
 def test_each_first_cell_installs_extras_that_exist_and_heavy_ones_only_where_used():
     import tomllib
 
