@@ -173,15 +173,16 @@ def test_training_with_a_labels_override_takes_a_step_and_resumes(tmp_path):
         TrainConfig(dataset="coco", labels_override=str(path))
 
 
-@pytest.mark.parametrize("name", ["distil_clean", "distil_fill", "distil_all", "distil_none"])
+@pytest.mark.parametrize("name", ["distil_clean", "distil_fill", "distil_paste", "distil_all", "distil_none"])
 def test_the_ablation_configs_share_start_and_budget(name):
     cfg = TrainConfig.from_dict(json.loads((REPO / "configs" / f"{name}.json").read_text()))
     ref = TrainConfig.from_dict(json.loads((REPO / "configs" / "distil_none.json").read_text()))
     assert cfg.init_weights == "weights/hpe_default.pt" and (REPO / cfg.init_weights).is_file()
     diff = {k for k, v in cfg.to_dict().items() if ref.to_dict()[k] != v}
-    assert diff <= {"labels_override", "out_dir"}, diff  # one lever at a time
+    assert diff <= {"labels_override", "paste_prob", "out_dir"}, diff  # the levers, nothing else
     lever = name.split("_", 1)[1]
-    assert cfg.labels_override == (None if lever == "none" else f"runs/teachers/lsp_{lever}.npz")
+    assert cfg.labels_override == (None if lever in ("none", "paste") else f"runs/teachers/lsp_{lever}.npz")
+    assert cfg.paste_prob == (0.5 if lever in ("paste", "all") else 0.0)
 
 
 @pytest.mark.skipif(not (RUNS / "thunder_lsp_train.npz").is_file() or not (RUNS / "lightning_lsp_train.npz").is_file()

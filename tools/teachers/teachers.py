@@ -703,6 +703,60 @@ def timing(teacher: Teacher, n: int = 30) -> float:
     return (time.perf_counter() - t0) / n * 1e3
 
 
+def score_student(pred: Any, title: str, gt_file: Path, coco_ids: Sequence[int] | None = None) -> Row:
+    """A pose model of ours on both validation splits, through the Predictor's own pipeline on the GT boxes."""
+    from hpe_utils.evaluate import predict_dataset
+
+    aspect = pred.input_size[0] / pred.input_size[1]
+    d_lsp = _lsp(8500, 9000, "mpii16")(aspect, pred.box_padding)
+    t0 = time.perf_counter()
+    p = predict_dataset(pred, d_lsp)
+    ms = (time.perf_counter() - t0) / len(d_lsp) * 1e3
+    pck, n_joints = score_lsp(p.keypoints, p.scores, d_lsp)
+    d_coco = coco_people(aspect, pred.box_padding)
+    if coco_ids is not None and [SETS["coco_val"].ident(s) for s in d_coco] != list(coco_ids):
+        raise TeacherError("the student and the teachers would be scored on different COCO people")
+    p = predict_dataset(pred, d_coco)
+    ap = score_coco(*mpii_to_coco(p.keypoints, p.scores), d_coco, gt_file)
+    return Row(title, pck, n_joints, ap, ms)
+
+
+def cmd_students(args: argparse.Namespace) -> int:
+    """Score trained runs (their best.pt) and today's default on both validation splits: the ablation table."""
+    import cv2
+    import torch
+
+    from hpe_utils.predictor import Predictor
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(args.threads)
+    gt_file = coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
+    lines = ["| run | labels | pasted neighbours | crops seen | CPU-minutes | LSP PCK@0.2 (12 limb joints) "
+             "| coco_sample limb OKS AP | AP50 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows: list[tuple[str, str, str, str, str, Row]] = []
+    base = score_student(Predictor("default", backend="torch", progress=False, detector=None),
+                         "today's default", gt_file)
+    rows.append(("today's default (the start of every run)", "—", "—", "—", "—", base))
+    for run in args.run:
+        cfg = json.loads((run / "config.json").read_text())
+        hist = json.loads((run / "metrics.json").read_text())
+        seen = sum(round(float(h.get("seconds", 0.0)) * float(h.get("img_per_s", 0.0))) for h in hist)
+        cpu_min = sum(float(h.get("seconds", 0.0)) for h in hist) / 60 * int(cfg.get("threads") or 1)
+        pred = Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None)
+        labels = Path(cfg["labels_override"]).stem.removeprefix("lsp_") if cfg.get("labels_override") else "LSP's own"
+        row = score_student(pred, run.name, gt_file)
+        rows.append((run.name, labels, f"{cfg.get('paste_prob', 0.0):g}", f"{seen:,}" if seen else "?",
+                     f"{cpu_min:.0f}", row))
+        print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
+    for name, labels, paste, seen, cpu, r in rows:
+        lines.append(f"| {name} | {labels} | {paste} | {seen} | {cpu} | {r.pck:.3f} | {r.ap['AP']:.3f} | {r.ap['AP50']:.3f} |")
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """Label the validation people (resumable), score teachers, ensemble and the default weights, write the table."""
     import cv2
@@ -746,19 +800,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         rows.append(Row(title, pck, n_joints, score_coco(kp, sc, coco, gt_file), e2e, mod))
     # today's default: the Predictor's own pipeline (DARK, exact flip shift, flip test) on the same GT boxes
     pred = Predictor("default", backend="torch", progress=False, detector=None)
-    aspect = pred.input_size[0] / pred.input_size[1]
-    d_lsp = _lsp(8500, 9000, "mpii16")(aspect, pred.box_padding)
-    t0 = time.perf_counter()
-    p = predict_dataset(pred, d_lsp)
-    ms = (time.perf_counter() - t0) / len(d_lsp) * 1e3
-    pck, n_joints = score_lsp(p.keypoints, p.scores, d_lsp)
-    d_coco = coco_people(aspect, pred.box_padding)
-    if [SETS["coco_val"].ident(s) for s in d_coco] != coco_ids:
-        raise TeacherError("the default and the teachers would be scored on different COCO people")
-    p = predict_dataset(pred, d_coco)
-    ap = score_coco(*mpii_to_coco(p.keypoints, p.scores), d_coco, gt_file)
     size = f"{pred.input_size[0]}x{pred.input_size[1]}"
-    rows.append(Row(f"today's default (weights/hpe_default.pt, ResNet-18 {size})", pck, n_joints, ap, ms))
+    rows.append(score_student(pred, f"today's default (weights/hpe_default.pt, ResNet-18 {size})", gt_file, coco_ids))
     val_agree = agreement(stores["lsp_val"], "lsp_val")
     train_agree = None
     n_train = len(people("lsp_train"))
@@ -863,6 +906,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--every", type=int, default=200, help="save after this many new people")
     sc = sub.add_parser("score", help="label the validation people, score everything, write the table")
     sc.add_argument("--out", type=Path, default=RESULTS)
+    st = sub.add_parser("students", help="score trained runs and the default on both splits (the ablation table)")
+    st.add_argument("run", nargs="+", type=Path, help="run folders (each with config.json, metrics.json, best.pt)")
+    st.add_argument("--out", type=Path, default=None, help="also write the table here")
     cl = sub.add_parser("clean", help="teacher-cleaned / distilled LSP training labels: RUNS/lsp_<lever>.npz")
     cl.add_argument("--lever", nargs="+", choices=LEVERS, default=list(LEVERS))
     cl.add_argument("--fix", choices=("replace", "drop"), default="replace", help="what to do with a far label")
@@ -875,7 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     try:
-        return {"label": cmd_label, "score": cmd_score, "clean": cmd_clean}[args.cmd](args)
+        return {"label": cmd_label, "score": cmd_score, "clean": cmd_clean, "students": cmd_students}[args.cmd](args)
     except TeacherError as e:
         print(f"teachers.py: {e}", file=sys.stderr)
         return 1
