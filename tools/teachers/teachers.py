@@ -915,7 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cl.add_argument("--fill-min", type=float, default=CleanOptions.fill_min, help="teacher score needed to fill in")
     cl.add_argument("--fill-weight", choices=("score", "one"), default="score", help="a filled joint's target weight")
     cl.add_argument("--source", choices=("thunder", "ensemble"), default="thunder", help="the keypoint used")
-    for p in (lab, sc, cl):
+    for p in (lab, sc, st, cl):
         p.add_argument("--runs", type=Path, default=RUNS, help="the run folder for the .npz labels")
         p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (the machine is shared)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
