@@ -137,6 +137,35 @@ print(f"{len(moves)} images: joints move by {np.mean(moves):.2f} torso lengths o
       f"swapped; mean confidence drops by {np.mean(score_drop):.2f}")
 
 # %% [markdown]
+# On the photo where the swap moves the joints most, it can be seen (the box is the whole image; joints scoring
+# 0.3 or more are drawn):
+
+# %%
+from hpe_utils import read_image
+from hpe_utils.viz import draw_skeleton, plot_side_by_side
+
+paths = sorted((DATA / "samples").glob("*.jpg")) + [DATA / "messi_kick.webp"]  # the loop's images, in its order
+worst = paths[int(np.argmax(moves))]
+photo = read_image(worst)
+a, b = right(photo).people[0], wrong(photo).people[0]
+plot_side_by_side([draw_skeleton(photo, a.keypoints, a.scores, "mpii16"), draw_skeleton(photo, b.keypoints, b.scores, "mpii16")],
+                  [f"RGB, as trained: mean score {a.scores.mean():.2f}",
+                   f"channels swapped (BGR): mean score {b.scores.mean():.2f}"],
+                  f"{worst.name}: the same weights in two channel orders", width=5.0, parts_legend=True)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+moved = np.linalg.norm(a.keypoints - b.keypoints, axis=1)
+print(f"{worst.name}: joints drawn RGB {int((a.scores >= 0.3).sum())}, BGR {int((b.scores >= 0.3).sum())} of 16; "
+      f"moved more than 20 px: {', '.join(n for n, m in zip(right.skeleton.joints, moved) if m > 20) or 'none'}")
+
+# %% [markdown]
+# Fed BGR, the network poses the gymnast as seen in a mirror: left and right limbs trade sides (blue, the left,
+# is now on his right), every limb joint moves by more than 20 px, and the mean score falls from 0.84 to 0.56.
+# All 16 joints still score 0.3 or more, so no threshold would flag the mistake: the channel order must come
+# from the weights, as `color_order` does here.
+
+# %% [markdown]
 # ## Exercises
 # Fill in each function, run its cell, then the check under it: it runs your function against the library on
 # several cases and says what is wrong, if anything. `check.hint("ex03_convert_keys")` gives one hint at a time;
