@@ -5,7 +5,7 @@ The public API, importable from the package itself::
     from hpe_utils import Predictor, predict, load_weights, PoseResNet, HeatmapCodec, SKELETONS, draw_skeleton
 
 Names load on first use (PEP 562), so ``import hpe_utils`` stays cheap and a name costs only its own module.
-Everything else lives in the modules named in the README's Layout section.
+Everything else lives in the modules named in docs/layout.md.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ BACKEND_ENV = "HPE_BACKEND"  # default backend when none is passed (e.g. "torch"
 DECISION_VERSION = 1
 # Measuring costs 20-30 s on 2 cores without bf16 matrix units and ~55 s with AMX (ONNX export, AOTInductor
 # packages, parity, timing); the engine it finds saves 5-10 ms per image there and ~65 ms with AMX. It repays
-# itself after ~3,000 and ~800 images (README "Speed", bench/results_end_to_end.md); below this, it cannot.
+# itself after ~3,000 and ~800 images (docs/speed.md, bench/results_end_to_end.md); below this, it cannot.
 MEASURE_MIN_IMAGES = 2000
 BF16_MIN_SPEEDUP = 1.2  # bf16 candidates are measured only where a bf16 matmul beats fp32 by this much
 

@@ -93,7 +93,7 @@ DETECTORS: Mapping[str, DetectorEntry | ShippedDetectorEntry] = {e.name: e for e
                   "907ea3f9", _mobilenet_320_fpn,
                   "the same at 320 px: 6x fewer operations, COCO box mAP 22.8 (misses small people)"),
 )}
-DEFAULT_DETECTOR = "centernet"  # shipped and offline; chosen by measurement (bench/detectors.py, README)
+DEFAULT_DETECTOR = "centernet"  # shipped and offline; chosen by measurement (bench/detectors.py, docs/detector.md)
 TORCHVISION_DEFAULT = "fasterrcnn_mobilenet_v3_large_fpn"  # the smallest torchvision detector that finds people far off
 DETECTOR_SPECS = "default, none, " + ", ".join(DETECTORS) + ", torchvision[:NAME] or module:function"
 

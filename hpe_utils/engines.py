@@ -2,7 +2,7 @@
 
 The predictor does everything else (reading, cropping, flip test, decoding) in numpy, so every engine shares
 exactly the same pre- and post-processing. :data:`ENGINES` is the only list of engines: the CLI's choices,
-``auto``'s candidates, the README's table and every error message read it.
+``auto``'s candidates, the table in docs/engines.md and every error message read it.
 
 Compiled engines are AOTInductor packages (``torch._inductor.aoti_compile_and_package``): compiled once
 (seconds to a minute), then loaded by later processes in a fraction of a second. All BatchNorms are folded
@@ -455,7 +455,7 @@ def open_exported(path: str | os.PathLike, device: torch.device, backend: str | 
 
 
 def describe_engines_table() -> str:
-    """The registry as a Markdown table (README, ``hpe predict --help``'s source of truth)."""
+    """The registry as a Markdown table (docs/engines.md, ``hpe predict --help``'s source of truth)."""
     rows = ["| engine | runs on | `auto` tries it on | needs | what it is |", "|---|---|---|---|---|"]
     for e in ENGINES.values():
         needs = ", ".join([f"`[{e.extra}]` extra"] * bool(e.extra) + ["a C++ compiler"] * e.compiles) or "—"

@@ -4,7 +4,7 @@ Every notebook starts with the same few lines, rendered from :data:`SETUP_CELL` 
 the extras that notebook needs (:data:`NOTEBOOK_EXTRAS`): on Colab they clone the course (for its data and
 weights) and install the package with those extras, keeping Colab's own torch, then call :func:`setup`. The
 cell runs before the package is installed, so each notebook carries its own copy; ``python -m hpe_utils.notebook`` (``make sync-notebooks``)
-rewrites every copy and the README's Colab badges from this module, and a test checks that nothing drifted.
+rewrites every copy and the Colab badges of the README and docs/ from this module, and a test checks that nothing drifted.
 Moving the repository is a one-line change to :data:`REPO_URL`, then that command.
 """
 from __future__ import annotations
@@ -128,7 +128,7 @@ def setup_cell_of(script: str) -> str:
 
 
 def sync(root: Path, repo_url: str = REPO_URL) -> list[Path]:
-    """Rewrite each notebook script's setup cell and the README's Colab badges from this module; the changed files."""
+    """Rewrite each notebook script's setup cell and the Colab badges of the README and ``docs/*.md``; the changed files."""
     changed = []
     for name in NOTEBOOK_EXTRAS:
         script = root / "notebooks" / f"{name}.py"
@@ -137,17 +137,19 @@ def sync(root: Path, repo_url: str = REPO_URL) -> list[Path]:
         if new != text:
             script.write_text(new)
             changed.append(script)
-    readme = root / "README.md"
-    text = readme.read_text()
-    new = _BADGE.sub(colab_url("NAME", repo_url).replace("NAME.ipynb", ""), text)
-    if new != text:
-        readme.write_text(new)
-        changed.append(readme)
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:  # docs/notebooks.md has the full table
+        if not page.is_file():
+            continue
+        text = page.read_text()
+        new = _BADGE.sub(colab_url("NAME", repo_url).replace("NAME.ipynb", ""), text)
+        if new != text:
+            page.write_text(new)
+            changed.append(page)
     return changed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m hpe_utils.notebook``: bring every first cell and README badge in line with this module."""
+    """``python -m hpe_utils.notebook``: bring every first cell and Colab badge in line with this module."""
     ap = argparse.ArgumentParser(prog="python -m hpe_utils.notebook", description=main.__doc__)
     ap.add_argument("--root", type=Path, default=repo_root(), help="the checkout (default: %(default)s)")
     args = ap.parse_args(argv)

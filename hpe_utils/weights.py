@@ -517,7 +517,7 @@ def list_weights() -> list[WeightsEntry]:
 
 
 def describe_weights_table() -> str:
-    """The registry as a Markdown table (README, ``hpe weights list``)."""
+    """The registry as a Markdown table (docs/weights.md, ``hpe weights list``)."""
     rows = ["| name | architecture | input (HxW) | skeleton | colour order | reported accuracy | how to get |",
             "|---|---|---|---|---|---|---|"]
     for e in WEIGHTS.values():

@@ -302,8 +302,8 @@ for threshold in (0.25, 0.5):
 
 # %% [markdown]
 # Top-down's other cost is time: every box is one more forward pass (two with the flip test), so this photo costs
-# five times the Messi image's network time, plus one detector pass for the whole photo. The README's speed table
-# gives the measured numbers.
+# five times the Messi image's network time, plus one detector pass for the whole photo. The speed table of
+# `docs/detector.md` gives the measured numbers.
 
 # %% [markdown]
 # ## Exercises

@@ -152,7 +152,7 @@ if site is not None:
 # | | REST service (`hpe serve`, Lambda) | in the browser (ONNX Runtime Web) |
 # |---|---|---|
 # | who pays for compute | you, per request (Lambda bills GB-seconds) | the visitor's device; you pay only for static hosting |
-# | a photo of 3 people, flip test on | 0.14–0.26 s of server CPU (README, "Speed: detector and poses") + the upload | 0.43 s (2 wasm threads) – 0.75 s (1 thread), detector included |
+# | a photo of 3 people, flip test on | 0.14–0.26 s of server CPU (`docs/detector.md`, "Speed: detector and poses") + the upload | 0.43 s (2 wasm threads) – 0.75 s (1 thread), detector included |
 # | first use | a cold Lambda start loads torch (seconds) | downloads 53 MB once (31 MB fp16 model, 14 MB runtime, 8 MB person detector; the browser caches it), first pose 1.2–2.8 s after opening the page on localhost |
 # | webcam | a round trip per frame: impractical | 3.6–9 frames/s with threads, 2–4 without (flip test off; the slower figures on the slower of two machines) |
 # | privacy | images travel to your server | images never leave the device |

@@ -121,15 +121,15 @@ def test_unknown_or_wrong_device_backend_is_a_clear_error(default, cache):
         Predictor(default, backend="tensorrt")
 
 
-def test_every_engine_name_is_defined_once_and_read_by_the_cli_and_the_readme():
+def test_every_engine_name_is_defined_once_and_read_by_the_cli_and_the_docs():
     assert engines.BACKEND_CHOICES == ("auto", *engines.ENGINES)
     parser = build_parser()
     for command in ("predict", "serve", "eval"):
         sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
         backend = next(a for a in sub._actions if a.dest == "backend")
         assert tuple(backend.choices) == engines.BACKEND_CHOICES
-    readme = (REPO / "README.md").read_text()
-    assert engines.describe_engines_table() in readme  # the README's table is the registry's, regenerated
+    page = (REPO / "docs" / "engines.md").read_text()
+    assert engines.describe_engines_table() in page  # the docs' table is the registry's, regenerated
     for name, info in engines.ENGINES.items():
         assert set(info.devices) <= {"cpu", "cuda"} and set(info.auto_on) <= set(info.devices), name
     # no other module spells out the list of engines

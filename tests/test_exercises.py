@@ -154,10 +154,24 @@ def test_the_checker_imports_where_a_notebook_installed_no_extras():
     assert done.returncode == 0, done.stderr
 
 
-def test_the_readme_lists_every_exercise_from_the_registry():
+def test_the_learning_path_page_lists_every_exercise_from_the_registry():
     from hpe_utils.exercises import exercises_table
 
-    assert exercises_table() in (REPO / "README.md").read_text()  # regenerate with python -m hpe_utils.exercises
+    page = (REPO / "docs" / "learning-path.md").read_text()
+    assert exercises_table() in page  # regenerate with python -m hpe_utils.exercises
+
+
+def test_the_stated_number_of_exercises_per_notebook_is_the_registrys():
+    from collections import Counter
+
+    import hpe_utils.exercises
+    from hpe_utils.exercises import EXERCISES
+
+    per_notebook = Counter(ex.notebook for ex in EXERCISES.values())
+    stated = f"{min(per_notebook.values())}–{max(per_notebook.values())} exercises"
+    for page in (REPO / "README.md", REPO / "docs" / "learning-path.md", REPO / "docs" / "notebooks.md"):
+        assert stated in page.read_text(), (page.name, stated)
+    assert stated in (hpe_utils.exercises.__doc__ or "")
 
 
 @pytest.mark.slow

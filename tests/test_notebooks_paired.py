@@ -92,7 +92,7 @@ def test_each_first_cell_installs_extras_that_exist_and_heavy_ones_only_where_us
 
 
 def test_moving_the_repository_is_one_line_every_first_cell_and_badge_follows(tmp_path):
-    """Change REPO_URL (here: pass another) and sync: each first cell and each README badge changes with it."""
+    """Change REPO_URL (here: pass another) and sync: each first cell and each badge (README, docs) changes with it."""
     import shutil
 
     from hpe_utils.notebook import NOTEBOOK_EXTRAS, colab_url, first_cell, setup_cell_of, sync
@@ -100,17 +100,22 @@ def test_moving_the_repository_is_one_line_every_first_cell_and_badge_follows(tm
     (tmp_path / "notebooks").mkdir()
     for script in PAIRS:
         shutil.copy(script, tmp_path / "notebooks" / script.name)
-    shutil.copy(NB.parent / "README.md", tmp_path / "README.md")
-    readme = (NB.parent / "README.md").read_text()
-    for name in NOTEBOOK_EXTRAS:  # the README as it is follows the current URL
-        assert colab_url(name) in readme, name
+    (tmp_path / "docs").mkdir()
+    pages = ["README.md", "docs/notebooks.md"]  # the course map and the full notebook table both carry badges
+    for page in pages:
+        shutil.copy(NB.parent / page, tmp_path / page)
+        text = (NB.parent / page).read_text()
+        for name in NOTEBOOK_EXTRAS:  # each page as it is follows the current URL
+            assert colab_url(name) in text, (page, name)
     fork = "https://github.com/someone/pose-course"
     changed = sync(tmp_path, fork)
-    assert len(changed) == len(PAIRS) + 1
-    moved = (tmp_path / "README.md").read_text()
+    assert len(changed) == len(PAIRS) + len(pages)
     for name in NOTEBOOK_EXTRAS:
         assert setup_cell_of((tmp_path / "notebooks" / f"{name}.py").read_text()) == first_cell(name, fork)
-        assert colab_url(name, fork) in moved and colab_url(name) not in moved
+    for page in pages:
+        moved = (tmp_path / page).read_text()
+        for name in NOTEBOOK_EXTRAS:
+            assert colab_url(name, fork) in moved and colab_url(name) not in moved, (page, name)
     assert sync(tmp_path, fork) == []  # idempotent
 
 

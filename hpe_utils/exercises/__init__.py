@@ -1,6 +1,6 @@
 """Exercises with automatic feedback for the course notebooks: ``check = Checker(); check.ex02_encode(encode)``.
 
-Every notebook ends with 2–4 exercises, from warm-up to stretch. Each has a stub the learner fills in and a
+Every notebook ends with 2–3 exercises, from warm-up to stretch. Each has a stub the learner fills in and a
 check that runs it against the library's own implementation on several cases (edge cases included) and says
 in words what is wrong; ``check.hint(name)`` gives hints one at a time. The worked answers are in
 ``notebooks/solutions/``. One registry, :data:`EXERCISES`, holds them all (``nbNN.py`` define each notebook's).
@@ -17,7 +17,7 @@ EXERCISES: dict[str, Exercise] = registry(nb01.EXERCISES, nb02.EXERCISES, nb03.E
 
 
 def exercises_table() -> str:
-    """The README's table of every exercise, generated from the registry so the two never disagree."""
+    """The table of every exercise in ``docs/learning-path.md``, generated from the registry so the two never disagree."""
     rows = ["| exercise | notebook | level | what you write | function |", "|---|---|---|---|---|"]
     for ex in EXERCISES.values():
         rows.append(f"| `{ex.name}` | {ex.notebook[:2]} | {ex.level} | {ex.title} | `{ex.function}()` |")
