@@ -1,11 +1,12 @@
 # Two commands on a fresh machine:
 #   make demo   set up, then predict the Messi image with the embedded default weights
 #   make test   set up, then run every test (unit tests and the notebooks through nbval)
+#   make book   the course as a static website in build/book/ (notebooks with their stored outputs, reference, live demo)
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-EXTRAS ?= notebooks,serve,export,eval,dev
+EXTRAS ?= notebooks,serve,export,eval,dev,book
 
-.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab convert-detector teachers clean
+.PHONY: setup setup-browser setup-web colab-wheels demo test test-fast notebooks sync-notebooks lab book convert-detector teachers clean
 
 setup:
 	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
@@ -45,8 +46,15 @@ test-fast: setup
 	lint-imports --no-logo --no-cache
 	$(PYTHON) -m pytest -q -m "not slow" tests
 
+# the course as a static website (tools/book/build.py, Sphinx + MyST-NB, offline): build/book/index.html. The
+# notebooks are shown with their stored outputs (HPE_BOOK_EXECUTE=1 re-runs them first); the reference pages come
+# from docs/*.md, weights/, bench/ and deploy/; "Try it live" is the hpe export --format web site under live/.
+# .github/workflows/book.yml publishes it to GitHub Pages (book/publishing.md); tests/test_book.py crawls it
+book: setup setup-web
+	$(PYTHON) tools/book/build.py
+
 # re-create every notebook from its paired py:percent script and run it, storing the outputs ("Run all" times
-# and sizes are printed: the README's notebook table quotes them)
+# and sizes are printed: docs/notebooks.md's table quotes them)
 notebooks: setup
 	cd notebooks && for f in [0-9][0-9]_*.py; do s=$$(date +%s); jupytext --to ipynb -q "$$f" && \
 	  HPE_OFFLINE=1 HPE_NO_WIDGETS=1 jupyter nbconvert --to notebook --execute --inplace "$${f%.py}.ipynb" 2>/dev/null || exit 1; \
