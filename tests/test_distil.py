@@ -185,6 +185,19 @@ def test_the_ablation_configs_share_start_and_budget(name):
     assert cfg.paste_prob == (0.5 if lever in ("paste", "all") else 0.0)
 
 
+def test_the_ablation_table_counts_the_crops_each_config_trains_on():
+    cfg = json.loads((REPO / "configs" / "distil_none.json").read_text())
+    assert T.crops_per_epoch(cfg) == 133 * 32  # the budget: capped at 133 steps of 32
+    assert T.crops_per_epoch({**cfg, "max_steps_per_epoch": None}) == 266 * 32  # 8,500 images, last batch partial
+    assert T.crops_per_epoch({**cfg, "train_range": [0, 40], "batch_size": 8, "repeat": 4, "max_steps_per_epoch": 0}) == 160
+
+
+def test_the_model_card_quotes_the_measured_ablation_table():
+    table = [line for line in (REPO / "bench" / "results_distil.md").read_text().splitlines() if line.startswith("|")]
+    card = (REPO / "weights" / "README.md").read_text()
+    assert len(table) == 2 + 6 and all(line in card for line in table)  # header, rule, the default and five levers
+
+
 @pytest.mark.skipif(not (RUNS / "thunder_lsp_train.npz").is_file() or not (RUNS / "lightning_lsp_train.npz").is_file()
                     or not (SHARED / "lspet" / "joints.mat").is_file(),
                     reason="needs runs/teachers/*_lsp_train.npz (teachers.py label) and ../shared/data/lspet")

@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import platform
 import sys
@@ -721,6 +722,14 @@ def score_student(pred: Any, title: str, gt_file: Path, coco_ids: Sequence[int] 
     return Row(title, pck, n_joints, ap, ms)
 
 
+def crops_per_epoch(cfg: dict[str, Any]) -> int:
+    """Training crops one epoch of a run's config.json went through: its steps (capped) times the batch size."""
+    start, stop = cfg.get("train_range") or (0, 0)
+    batch = int(cfg["batch_size"])
+    steps = math.ceil((int(stop) - int(start)) * int(cfg.get("repeat") or 1) / batch)
+    return min(steps, int(cfg.get("max_steps_per_epoch") or steps)) * batch
+
+
 def cmd_students(args: argparse.Namespace) -> int:
     """Score trained runs (their best.pt) and today's default on both validation splits: the ablation table."""
     import cv2
@@ -731,8 +740,8 @@ def cmd_students(args: argparse.Namespace) -> int:
     cv2.setNumThreads(1)
     torch.set_num_threads(args.threads)
     gt_file = coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
-    lines = ["| run | labels | pasted neighbours | crops seen | CPU-minutes | LSP PCK@0.2 (12 limb joints) "
-             "| coco_sample limb OKS AP | AP50 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run | labels | pasted neighbours | crops trained on | wall minutes (1 thread, shared CPU) "
+             "| LSP PCK@0.2 (12 limb joints) | coco_sample limb OKS AP | AP50 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     rows: list[tuple[str, str, str, str, str, Row]] = []
     base = score_student(Predictor("default", backend="torch", progress=False, detector=None),
                          "today's default", gt_file)
@@ -740,13 +749,13 @@ def cmd_students(args: argparse.Namespace) -> int:
     for run in args.run:
         cfg = json.loads((run / "config.json").read_text())
         hist = json.loads((run / "metrics.json").read_text())
-        seen = sum(round(float(h.get("seconds", 0.0)) * float(h.get("img_per_s", 0.0))) for h in hist)
-        cpu_min = sum(float(h.get("seconds", 0.0)) for h in hist) / 60 * int(cfg.get("threads") or 1)
+        seen = len(hist) * crops_per_epoch(cfg)
+        wall_min = sum(float(h.get("seconds", 0.0)) for h in hist) / 60
         pred = Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None)
         labels = Path(cfg["labels_override"]).stem.removeprefix("lsp_") if cfg.get("labels_override") else "LSP's own"
         row = score_student(pred, run.name, gt_file)
         rows.append((run.name, labels, f"{cfg.get('paste_prob', 0.0):g}", f"{seen:,}" if seen else "?",
-                     f"{cpu_min:.0f}", row))
+                     f"{wall_min:.0f}", row))
         print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
     for name, labels, paste, seen, cpu, r in rows:
         lines.append(f"| {name} | {labels} | {paste} | {seen} | {cpu} | {r.pck:.3f} | {r.ap['AP']:.3f} | {r.ap['AP50']:.3f} |")
