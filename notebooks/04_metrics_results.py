@@ -474,9 +474,9 @@ print(f"boxes scoring >= 0.5: {len(kept)} of {len(found[790])}; best OKS per per
 # %% [markdown]
 # ### Every person costs one more pass
 # The pose network runs once per box (twice with the flip test), so the time grows linearly with the number of
-# people: a fixed part per call and a part per person. The detector runs once per photo, however many people it
-# finds. Measured on this machine (the fastest of 5 calls, the least disturbed by other work; the same box repeated,
-# so only the count changes):
+# people; a line through the measurements splits it into a part per call and a part per person. The detector runs
+# once per photo, however many people it finds. Measured on this machine (the fastest of 5 calls, the least
+# disturbed by other work; the same box repeated, so only the count changes):
 
 # %%
 photo = read_image(DATA / group["image"])
@@ -502,9 +502,10 @@ rows.append(f"| *the detector, once per photo* | *{min(runs):.0f}* | |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
-# A bottom-up method (OpenPose, CMU-Pose in Table 3) runs its network once per photo, however many people are in it,
-# and pays instead in grouping the joints into people; top-down pays per person and gets each pose at the crop's
-# full resolution.
+# In the stored run the part per call is close to zero: nearly all the time is paid per person, four people cost
+# four times one. A bottom-up method (OpenPose, CMU-Pose in Table 3) runs its network once per photo, however many
+# people are in it, and pays instead in grouping the joints into people; top-down pays per person and gets each
+# pose at the crop's full resolution.
 
 # %% [markdown]
 # ### Crowds and occlusion
