@@ -51,3 +51,14 @@ def test_detector_pipeline_benchmark_times_a_photo_and_hpe_track_per_stage(tmp_p
     assert "| read | detect | crops | model | decode | total ms |" in text
     assert "| defaults (auto, flip test) | torch | 3 |" in text  # the synthetic photo's three people, all found
     assert "| decode | propagate | detect | pose | match | draw | write |" in text and "--detector none" in text
+
+
+@pytest.mark.slow
+def test_training_cost_benchmark_prints_each_config_against_the_default_recipe(tmp_path):
+    out = tmp_path / "train_cost.md"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "train_cost.py"), "--depths", "18", "--sizes", "64",
+                        "--batch", "2", "--rounds", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ResNet-")]
+    assert [(c[0], c[1]) for c in rows] == [("| ResNet-18", "192x192"), ("| ResNet-18", "64x64")]  # the reference first
+    assert rows[0][4] == "1.00x" and float(rows[1][4].rstrip("x")) < 1  # a smaller crop costs less per crop
