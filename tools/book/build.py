@@ -66,10 +66,12 @@ def input_files() -> list[Path]:
 
 def inputs_digest() -> str:
     """SHA-256 over the inputs' paths and bytes, and whether the notebooks are executed."""
+    from hpe_utils.download import sha256_file
+
     h = hashlib.sha256(f"execute={os.environ.get('HPE_BOOK_EXECUTE') == '1'}\n".encode())
     for path in input_files():
         h.update(str(path.relative_to(REPO)).encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(sha256_file(path).encode())
     return h.hexdigest()
 
 
@@ -135,9 +137,9 @@ class Linker:
             out.append(line)
         return "".join(out)
 
-    def page(self, src: str, dst: str, *, title: str | None = None, text: str | None = None) -> None:
+    def page(self, src: str, dst: str, *, title: str | None = None) -> None:
         """Copy the Markdown page ``src`` to ``dst`` in the staged tree, links rewritten (``title``: when it has none)."""
-        body = (REPO / src).read_text(encoding="utf-8") if text is None else text
+        body = (REPO / src).read_text(encoding="utf-8")
         if title and not re.search(r"^# ", body, re.M):
             body = f"# {title}\n\n{body}"
         target = self.staged / dst
@@ -195,18 +197,6 @@ def thread_timings() -> str:
                 return "\n".join(lines[i:end]) + f"\n\n*Quoted from `{where}` when this site was built.*"
     log("warning: the in-browser benchmark table was not found in README.md or docs/*.md")
     return "*(the benchmark table of `python bench/web_page.py` was not found when this site was built)*"
-
-
-def readme_section(heading: str) -> str:
-    """The body of one README section (up to the next heading of the same or a higher level)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    level = len(heading) - len(heading.lstrip("#"))
-    m = re.search(rf"^{re.escape(heading)}\s*$", text, re.M)
-    if m is None:
-        return ""
-    rest = text[m.end():]
-    stop = re.search(rf"^#{{1,{level}}} ", rest, re.M)
-    return rest[:stop.start() if stop else len(rest)].strip() + "\n"
 
 
 def notebook_title(nb: dict[str, Any], fallback: str) -> str:
@@ -312,7 +302,6 @@ def stage(staged: Path) -> None:
     pages.update({MODEL_CARDS: MODEL_CARDS, **{d: d for d in DEPLOY_PAGES}})
     pages.update({f"bench/{p.name}": f"bench/{p.name}" for p in benches})
     pages.update({f"notebooks/{p.name}": f"notebooks/{p.name}" for p in REPO.glob(NOTEBOOK_GLOB)})
-    teachers_doc = (REPO / "docs" / "teachers.md").is_file()
     linker = Linker(staged, pages)
 
     notebooks = stage_notebooks(staged, linker)
@@ -328,9 +317,6 @@ def stage(staged: Path) -> None:
         "# Benchmarks\n\nEvery `bench/results_*.md` of the repository as committed: each says which script "
         "measured it, on which machine and when (rerun that script to measure yours).\n\n"
         + toctree("Benchmarks", [p.stem for p in benches]), encoding="utf-8")
-    if not teachers_doc:
-        body = readme_section("### For teachers").replace("the table above", "the exercise table (Exercises page)")
-        linker.page("README.md", "teachers.md", text="# For teachers\n\n" + body)
 
     # the generated parts of book/'s pages
     times = study_times()
@@ -338,17 +324,13 @@ def stage(staged: Path) -> None:
     for name, title in notebooks:
         time_, then = times.get(name[:2], ("—", ""))
         path_rows.append(f"| {name[:2]} | [{title}](notebooks/{name}.ipynb) | {time_} | {then} |")
-    learning = "docs/learning-path.md" if (REPO / "docs" / "learning-path.md").is_file() else None
     path_text = ("Start with 01 and go in order: each notebook uses what the one before it built. "
-                 + (f"[The learner's path]({learning}) says which notebooks are the core and which a deployer can skip. "
-                    if learning else "")
-                 + "The study times are estimates (reading, running and writing the exercises at a first try).\n\n"
-                 + "\n".join(path_rows) + "\n")
-    serve = ("[Export, serve, deploy](docs/deploy.md)" if (REPO / "docs" / "deploy.md").is_file()
-             else f"[the README's Export, serve, deploy]({github_url('README.md')}#export-serve-deploy)")
+                 "[The learner's path](docs/learning-path.md) says which notebooks are the core and which a deployer "
+                 "can skip. The study times are estimates (reading, running and writing the exercises at a first "
+                 "try).\n\n" + "\n".join(path_rows) + "\n")
     toctrees = "\n".join([
         toctree("The course", [f"notebooks/{n}" for n, _ in notebooks]),
-        toctree("Practice", ["exercises", *([] if teachers_doc else ["teachers"]), "live"]),
+        toctree("Practice", ["exercises", "live"]),
         toctree("Reference", [*(f"docs/{p.stem}" for p in docs), "api"]),
         toctree("Model cards", [MODEL_CARDS.removesuffix(".md")]),
         toctree("Benchmarks", ["bench/index"]),
@@ -357,12 +339,13 @@ def stage(staged: Path) -> None:
     by_notebook = "\n".join(f"- [{title}](notebooks/{name}.ipynb#exercises): "
                             + ", ".join(f"`{e.name}`" for e in EXERCISES.values() if e.notebook == name)
                             for name, title in notebooks)
+    timings = thread_timings()  # quoted on two pages
     fill = {"index.md": {"path": path_text, "toctrees": toctrees},
             "exercises.md": {"exercises-table": exercises_table() + "\n",
                              "exercises-by-notebook": "## Where they are\n\n" + by_notebook + "\n"},
-            "live.md": {"thread-timings": thread_timings()},
-            "publishing.md": {"thread-timings": thread_timings(),
-                              "serve-link": f"`hpe serve` (the REST API, its page and the in-browser switch): {serve}."}}
+            "live.md": {"thread-timings": timings},
+            "publishing.md": {"thread-timings": timings, "serve-link": "`hpe serve` (the REST API, its page and the "
+                              "in-browser switch): [Export, serve, deploy](docs/deploy.md)."}}
     for page, parts in fill.items():
         text = (staged / page).read_text(encoding="utf-8")
         for key, value in parts.items():
