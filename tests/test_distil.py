@@ -192,6 +192,13 @@ def test_the_ablation_table_counts_the_crops_each_config_trains_on():
     assert T.crops_per_epoch({**cfg, "train_range": [0, 40], "batch_size": 8, "repeat": 4, "max_steps_per_epoch": 0}) == 160
 
 
+def test_the_ablation_table_counts_epochs_up_to_the_checkpoint_it_scores():
+    hist = [{"val_pck@0.2": 0.649}, {"val_pck@0.2": 0.648}, {"val_pck@0.2": 0.649}, {"val_pck@0.2": 0.646}]
+    assert T.epochs_to_best(hist) == 1  # best.pt is rewritten only on a strictly better score
+    assert T.epochs_to_best(hist + [{"val_pck@0.2": 0.7}]) == 5
+    assert T.epochs_to_best([{"val_pck@0.2": None}] * 3) == 3  # no validation: best.pt follows every epoch
+
+
 def test_the_model_card_quotes_the_measured_ablation_table():
     table = [line for line in (REPO / "bench" / "results_distil.md").read_text().splitlines() if line.startswith("|")]
     card = (REPO / "weights" / "README.md").read_text()

@@ -730,6 +730,13 @@ def crops_per_epoch(cfg: dict[str, Any]) -> int:
     return min(steps, int(cfg.get("max_steps_per_epoch") or steps)) * batch
 
 
+def epochs_to_best(history: Sequence[dict[str, Any]]) -> int:
+    """How many epochs had run when train() last wrote best.pt: the first best validation PCK (every epoch without
+    validation, where none was scored)."""
+    scored = [(h["val_pck@0.2"], -i) for i, h in enumerate(history) if h.get("val_pck@0.2") is not None]
+    return -max(scored)[1] + 1 if scored else len(history)
+
+
 def cmd_students(args: argparse.Namespace) -> int:
     """Score trained runs (their best.pt) and today's default on both validation splits: the ablation table."""
     import cv2
@@ -749,7 +756,7 @@ def cmd_students(args: argparse.Namespace) -> int:
     for run in args.run:
         cfg = json.loads((run / "config.json").read_text())
         hist = json.loads((run / "metrics.json").read_text())
-        seen = len(hist) * crops_per_epoch(cfg)
+        seen = epochs_to_best(hist) * crops_per_epoch(cfg)  # what best.pt, the file scored, had trained on
         wall_min = sum(float(h.get("seconds", 0.0)) for h in hist) / 60
         pred = Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None)
         labels = Path(cfg["labels_override"]).stem.removeprefix("lsp_") if cfg.get("labels_override") else "LSP's own"
