@@ -200,35 +200,43 @@ fig.colorbar(im, ax=ax, shrink=0.8, label="OKS")
 plt.show()
 
 # %% [markdown]
-# Steps 2–4: pool, rank, accumulate, read the envelope at 101 recall points, for each threshold. The curves show the
-# raw precision and its envelope at t = 0.5.
+# Steps 2–4: pool, rank, accumulate, read the envelope at 101 recall points, for each threshold. The library's
+# `hpe_utils.metrics.average_precision` does these steps for one threshold (exercise 4.2 has you write it). The
+# curves show the raw precision and its envelope at t = 0.5.
 
 # %%
+from hpe_utils.metrics import COCO_RECALL_THRESHOLDS as RECALL_POINTS, average_precision
+
 THRESHOLDS = np.linspace(0.5, 0.95, 10)  # 0.50, 0.55, ..., 0.95
-RECALL_POINTS = np.linspace(0, 1, 101)
 
 
-def precision_recall(dets, truths, threshold):
-    """Every image's matches pooled and ranked by score: (recall, precision, precision envelope)."""
+def pooled(dets, truths, threshold):
+    """Every image's detections matched at ``threshold``, pooled: (scores, hit flags)."""
     scores, hits = [], []
     for im in images:
         s, h = match(in_image(dets, im["id"]), in_image(truths, im["id"]), threshold)
         scores += s
         hits += h
-    order = np.argsort(-np.array(scores), kind="mergesort")  # pycocotools' stable sort
-    tp = np.cumsum(np.array(hits, dtype=bool)[order])
+    return np.array(scores), np.array(hits, dtype=bool)
+
+
+def precision_recall(dets, truths, threshold):
+    """The pooled matches ranked by score: (recall, precision, precision envelope) after each detection."""
+    scores, hits = pooled(dets, truths, threshold)
+    tp = np.cumsum(hits[np.argsort(-scores, kind="mergesort")])  # pycocotools' stable sort
     recall, precision = tp / len(truths), tp / np.arange(1, len(tp) + 1)
     return recall, precision, np.maximum.accumulate(precision[::-1])[::-1]
 
 
 def ap_ar(dets, truths):
-    """COCO's AP (mean over thresholds of the 101-point AP), AP50, AP75 and AR, by hand."""
+    """COCO's AP (mean over thresholds of the 101-point AP), AP50, AP75 and AR, from the matches made by hand.
+
+    Steps 2-4 for one threshold are `hpe_utils.metrics.average_precision` (exercise 4.2 writes it)."""
     aps, ars = [], []
     for t in THRESHOLDS:
-        recall, _, envelope = precision_recall(dets, truths, t)
-        at = np.searchsorted(recall, RECALL_POINTS, side="left")  # first detection reaching each recall point
-        aps.append(np.where(at < len(envelope), envelope[np.minimum(at, len(envelope) - 1)], 0.0).mean())
-        ars.append(recall[-1] if len(recall) else 0.0)
+        scores, hits = pooled(dets, truths, t)
+        aps.append(average_precision(scores, hits, len(truths)))
+        ars.append(hits.sum() / len(truths))  # the final recall
     return {"AP": np.mean(aps), "AP50": aps[0], "AP75": aps[5], "AR": np.mean(ars)}
 
 
