@@ -739,16 +739,40 @@ def epochs_to_best(history: Sequence[dict[str, Any]]) -> int:
     return -max(scored)[1] + 1 if scored else len(history)
 
 
-def cmd_students(args: argparse.Namespace) -> int:
-    """Score trained runs (their best.pt) and today's default on both validation splits: the ablation table."""
+def _scoring_setup(args: argparse.Namespace) -> Path:
+    """Threads for a shared machine, and the COCO limb ground truth every student is scored against."""
     import cv2
     import torch
 
-    from hpe_utils.predictor import Predictor
-
     cv2.setNumThreads(1)
     torch.set_num_threads(args.threads)
-    gt_file = coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
+    return coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
+
+
+def _score_run(run: Path, gt_file: Path) -> tuple[dict[str, Any], list[dict[str, Any]], Row]:
+    """A run folder's config, its metrics history and its best.pt scored on both splits."""
+    from hpe_utils.predictor import Predictor
+
+    cfg = json.loads((run / "config.json").read_text())
+    hist = json.loads((run / "metrics.json").read_text())
+    row = score_student(Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None), run.name, gt_file)
+    print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
+    return cfg, hist, row
+
+
+def _emit(text: str, out: Path | None) -> int:
+    """Print a results table, and write it to --out too when given."""
+    if out:
+        out.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+def cmd_students(args: argparse.Namespace) -> int:
+    """Score trained runs (their best.pt) and today's default on both validation splits: the ablation table."""
+    from hpe_utils.predictor import Predictor
+
+    gt_file = _scoring_setup(args)
     lines = ["| run | labels | pasted neighbours | crops trained on | wall minutes (1 thread, shared CPU) "
              "| LSP PCK@0.2 (12 limb joints) | coco_sample limb OKS AP | AP50 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     rows: list[tuple[str, str, str, str, str, Row]] = []
@@ -756,23 +780,15 @@ def cmd_students(args: argparse.Namespace) -> int:
                          "today's default", gt_file)
     rows.append(("today's default (the start of every run)", "—", "—", "—", "—", base))
     for run in args.run:
-        cfg = json.loads((run / "config.json").read_text())
-        hist = json.loads((run / "metrics.json").read_text())
+        cfg, hist, row = _score_run(run, gt_file)
         seen = epochs_to_best(hist) * crops_per_epoch(cfg)  # what best.pt, the file scored, had trained on
         wall_min = sum(float(h.get("seconds", 0.0)) for h in hist) / 60
-        pred = Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None)
         labels = Path(cfg["labels_override"]).stem.removeprefix("lsp_") if cfg.get("labels_override") else "LSP's own"
-        row = score_student(pred, run.name, gt_file)
         rows.append((run.name, labels, f"{cfg.get('paste_prob', 0.0):g}", f"{seen:,}" if seen else "?",
                      f"{wall_min:.0f}", row))
-        print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
     for name, labels, paste, seen, cpu, r in rows:
         lines.append(f"| {name} | {labels} | {paste} | {seen} | {cpu} | {r.pck:.3f} | {r.ap['AP']:.3f} | {r.ap['AP50']:.3f} |")
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+    return _emit("\n".join(lines) + "\n", args.out)
 
 
 def train_core_hours(cfg: Mapping[str, Any], history: Sequence[dict[str, Any]]) -> float:
@@ -792,34 +808,16 @@ def budget_markdown(rows: Sequence[tuple[Mapping[str, Any], Sequence[dict[str, A
         steps = crops_per_epoch(cfg) // int(cfg["batch_size"]) * len(hist)
         curve = " → ".join(f"{h['val_pck@0.2']:.3f}" for h in hist if h.get("val_pck@0.2") is not None)
         w, h = cfg["input_size"]
-        lines.append(f"| ResNet-{cfg['depth']} | {w}x{h} | {steps:,} | {steps * int(cfg['batch_size']) / 8500:.2f} | "
+        start, stop = cfg["train_range"]
+        lines.append(f"| ResNet-{cfg['depth']} | {w}x{h} | {steps:,} | {steps * int(cfg['batch_size']) / (stop - start):.2f} | "
                      f"{train_core_hours(cfg, hist):.2f} | {curve} | {r.pck:.3f} | {r.ap['AP']:.3f} | {r.ap['AP50']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
     """Score equal-budget runs of different depth and input size on both splits: accuracy per CPU-hour."""
-    import cv2
-    import torch
-
-    from hpe_utils.predictor import Predictor
-
-    cv2.setNumThreads(1)
-    torch.set_num_threads(args.threads)
-    gt_file = coco_limb_gt(args.runs / "coco_val_limbs_gt.json")
-    rows = []
-    for run in args.run:
-        cfg = json.loads((run / "config.json").read_text())
-        hist = json.loads((run / "metrics.json").read_text())
-        row = score_student(Predictor(str(run / "best.pt"), backend="torch", progress=False, detector=None),
-                            run.name, gt_file)
-        rows.append((cfg, hist, row))
-        print(f"{run.name}: PCK {row.pck:.3f}, AP {row.ap['AP']:.3f}", flush=True)
-    text = budget_markdown(rows, cpu_name())
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+    gt_file = _scoring_setup(args)
+    return _emit(budget_markdown([_score_run(run, gt_file) for run in args.run], cpu_name()), args.out)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
